@@ -1,0 +1,80 @@
+// This module is browser compatible.
+import type { ParamValue, RunStatus } from "../../event/types.ts";
+import { joinPath } from "../../runtime/fs.ts";
+
+/** Version of the local store's file layout, written in `run.json`. */
+export const LOCAL_STORE_SCHEMA_VERSION = 1;
+
+/** Default root folder of the local store. */
+export const DEFAULT_LOCAL_DIR = ".uetai";
+
+/** File names inside a run folder. */
+export const RUN_FILES = {
+  /** Run metadata, rewritten atomically. */
+  metadata: "run.json",
+  /** Append-only NDJSON journal of every event of the run. */
+  events: "events.ndjson",
+} as const;
+
+/** What `run.json` holds. */
+export interface RunMetadata {
+  /** Layout version. */
+  schema: number;
+  /** The run's id (its folder name). */
+  runId: string;
+  /** The project (its parent folder name). */
+  project: string;
+  /** Display name, if set. */
+  name?: string;
+  /** Tags, in the order added, without repeats. */
+  tags: string[];
+  /** Parameters, by flattened key. */
+  params: Record<string, ParamValue>;
+  /** `running` until the run's end event is stored. */
+  status: "running" | RunStatus;
+  /** When the run started, in milliseconds since the epoch. */
+  startedMs: number;
+  /** When the run ended, if it did. */
+  endedMs?: number;
+}
+
+/**
+ * Checks that a project name or run id is safe as one folder name.
+ *
+ * @param what `"project"` or `"runId"`, for the message.
+ * @param value The name.
+ * @throws {TypeError} When the name is empty, has a separator or NUL, or starts with '.'.
+ */
+export function assertSafeName(
+  what: string,
+  value: unknown,
+): asserts value is string {
+  if (
+    typeof value !== "string" || value === "" || value.length > 200 ||
+    /[/\\\0:]/.test(value) || value.startsWith(".")
+  ) {
+    throw new TypeError(
+      `Cannot use ${what} ${
+        JSON.stringify(value)
+      }: expected a non-empty name of at most 200 characters without '/', '\\', ':' or NUL, not starting with '.'`,
+    );
+  }
+}
+
+/**
+ * The folder of one run.
+ *
+ * @param root The store's root folder.
+ * @param project The project.
+ * @param runId The run.
+ * @returns `<root>/<project>/<runId>`.
+ */
+export function runDirectory(
+  root: string,
+  project: string,
+  runId: string,
+): string {
+  assertSafeName("project", project);
+  assertSafeName("runId", runId);
+  return joinPath(root, project, runId);
+}

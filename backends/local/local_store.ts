@@ -1,0 +1,253 @@
+// This module is browser compatible: the filesystem is reached at run time.
+import { decodeEvent } from "../../event/codec.ts";
+import type { TrackingEvent } from "../../event/types.ts";
+import { TrackerError, UnsupportedRuntimeError } from "../../errors/errors.ts";
+import {
+  type FileSystemLike,
+  getFileSystem,
+  joinPath,
+} from "../../runtime/fs.ts";
+import {
+  assertSafeName,
+  DEFAULT_LOCAL_DIR,
+  RUN_FILES,
+  runDirectory,
+  type RunMetadata,
+} from "./layout.ts";
+
+/** A run as listed by {@linkcode LocalStore}. */
+export interface RunInfo extends RunMetadata {
+  /** The run's folder. */
+  path: string;
+}
+
+/** One point of a metric series read back from the store. */
+export interface MetricPoint {
+  /** Training step. */
+  step: number;
+  /** The value (may be `NaN` or `±Infinity`). */
+  value: number;
+  /** When it was logged, in milliseconds since the epoch. */
+  timestampMs: number;
+  /** Epoch, if logged with one. */
+  epoch?: number;
+  /** Context, if logged with one. */
+  context?: string;
+}
+
+/** Options of {@linkcode LocalStore}. */
+export interface LocalStoreOptions {
+  /**
+   * Root folder of the store.
+   * @default {".uetai"}
+   */
+  dir?: string;
+  /** The filesystem; `node:fs/promises` reached at run time by default. */
+  fs?: FileSystemLike;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Reads the local store: projects, runs, their metadata, events and metric
+ * series. The dashboard and `sync` are built on it.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@uetai/uetai";
+ * import { LocalBackend, LocalStore } from "@uetai/uetai/local";
+ * const dir = await Deno.makeTempDir();
+ * const logger = createLogger({ project: "p", backend: new LocalBackend({ dir }) });
+ * for (let step = 0; step < 3; step++) logger.log({ loss: 1 / (step + 1) }, { step });
+ * await logger.end();
+ * const store = new LocalStore({ dir });
+ * const [run] = await store.listRuns("p");
+ * const series = await store.readMetrics("p", run.runId);
+ * console.log(series.get("loss")?.map((p) => p.step)); // [ 0, 1, 2 ]
+ * ```
+ */
+export class LocalStore {
+  #fs: FileSystemLike;
+  #root: string;
+
+  /**
+   * Opens the store for reading.
+   *
+   * @param options Root folder and filesystem.
+   * @throws {UnsupportedRuntimeError} When the runtime has no filesystem.
+   */
+  constructor(options: LocalStoreOptions = {}) {
+    const fs = options.fs ?? getFileSystem();
+    if (!fs) {
+      throw new UnsupportedRuntimeError(
+        "Cannot read the local store: this runtime has no filesystem",
+        { capability: "filesystem" },
+      );
+    }
+    this.#fs = fs;
+    this.#root = options.dir ?? DEFAULT_LOCAL_DIR;
+  }
+
+  /** The store's root folder. */
+  get dir(): string {
+    return this.#root;
+  }
+
+  /**
+   * Lists projects, sorted by name.
+   *
+   * @returns Project names; empty when the store does not exist yet.
+   */
+  async listProjects(): Promise<string[]> {
+    const names = await this.#fs.readdir(this.#root).catch(() =>
+      [] as string[]
+    );
+    const projects: string[] = [];
+    for (const name of names) {
+      if (name.startsWith(".")) continue;
+      const isDirectory = await this.#fs.stat(joinPath(this.#root, name)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (isDirectory) projects.push(name);
+    }
+    return projects.sort();
+  }
+
+  /**
+   * Lists the runs of a project, newest first.
+   *
+   * @param project The project.
+   * @returns Each run's metadata and folder; runs without `run.json` yet are skipped.
+   */
+  async listRuns(project: string): Promise<RunInfo[]> {
+    assertSafeName("project", project);
+    const dir = joinPath(this.#root, project);
+    const names = await this.#fs.readdir(dir).catch(() => [] as string[]);
+    const runs: RunInfo[] = [];
+    for (const runId of names) {
+      if (runId.startsWith(".")) continue;
+      const info = await this.#readRun(project, runId).catch(() => undefined);
+      if (info) runs.push(info);
+    }
+    return runs.sort((a, b) =>
+      b.startedMs - a.startedMs || a.runId.localeCompare(b.runId)
+    );
+  }
+
+  /**
+   * Reads one run's metadata.
+   *
+   * @param project The project.
+   * @param runId The run.
+   * @returns The run.
+   * @throws {TrackerError} When the run does not exist.
+   */
+  async getRun(project: string, runId: string): Promise<RunInfo> {
+    try {
+      return await this.#readRun(project, runId);
+    } catch (cause) {
+      if (cause instanceof TypeError) throw cause;
+      throw new TrackerError(
+        `Cannot find run '${runId}' of project '${project}' in '${this.#root}'`,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * Streams every event of a run in order, reading the journal in chunks.
+   * A torn last line (a crash mid-write) is skipped.
+   *
+   * @param project The project.
+   * @param runId The run.
+   * @returns The events.
+   */
+  async *readEvents(
+    project: string,
+    runId: string,
+  ): AsyncGenerator<TrackingEvent, void, undefined> {
+    const path = joinPath(
+      runDirectory(this.#root, project, runId),
+      RUN_FILES.events,
+    );
+    let handle;
+    try {
+      handle = await this.#fs.open(path, "r");
+    } catch (cause) {
+      throw new TrackerError(
+        `Cannot read the events of run '${runId}' of project '${project}'`,
+        { cause },
+      );
+    }
+    try {
+      const buffer = new Uint8Array(1024 * 1024);
+      let carry = "";
+      let position = 0;
+      while (true) {
+        const { bytesRead } = await handle.read(
+          buffer,
+          0,
+          buffer.length,
+          position,
+        );
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        const text = carry +
+          decoder.decode(buffer.subarray(0, bytesRead), { stream: true });
+        const lastNewline = text.lastIndexOf("\n");
+        carry = text.slice(lastNewline + 1);
+        let start = 0;
+        while (start <= lastNewline) {
+          const end = text.indexOf("\n", start);
+          if (end > start) yield decodeEvent(text.slice(start, end));
+          start = end + 1;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Reads a run's metric series.
+   *
+   * @param project The project.
+   * @param runId The run.
+   * @param options `keys`: read only these metrics.
+   * @returns Points by metric name, in logging order.
+   */
+  async readMetrics(
+    project: string,
+    runId: string,
+    options: { keys?: readonly string[] } = {},
+  ): Promise<Map<string, MetricPoint[]>> {
+    const wanted = options.keys ? new Set(options.keys) : undefined;
+    const series = new Map<string, MetricPoint[]>();
+    for await (const event of this.readEvents(project, runId)) {
+      if (event.kind !== "metric" || (wanted && !wanted.has(event.key))) {
+        continue;
+      }
+      let points = series.get(event.key);
+      if (!points) series.set(event.key, points = []);
+      const point: MetricPoint = {
+        step: event.step,
+        value: event.value,
+        timestampMs: event.timestampMs,
+      };
+      if (event.epoch !== undefined) point.epoch = event.epoch;
+      if (event.context !== undefined) point.context = event.context;
+      points.push(point);
+    }
+    return series;
+  }
+
+  async #readRun(project: string, runId: string): Promise<RunInfo> {
+    const dir = runDirectory(this.#root, project, runId);
+    const text = await this.#fs.readFile(
+      joinPath(dir, RUN_FILES.metadata),
+      "utf8",
+    );
+    return { ...(JSON.parse(text) as RunMetadata), path: dir };
+  }
+}

@@ -1,0 +1,24 @@
+// This module is browser compatible.
+
+/**
+ * The error family of uetai. Bad input is reported with the built-in
+ * `TypeError` and `RangeError`; runtime failures with {@linkcode TrackerError}
+ * and its subclasses, which carry their context as fields.
+ *
+ * @example
+ * ```ts
+ * import { BackendError, isTrackerError } from "@uetai/uetai/errors";
+ * console.log(isTrackerError(new BackendError("Server said 500", { backend: "local", status: 500 })));
+ * ```
+ *
+ * @module
+ */
+export {
+  BackendError,
+  DroppedEventsError,
+  isBackendError,
+  isTrackerError,
+  SpoolError,
+  TrackerError,
+  UnsupportedRuntimeError,
+} from "./errors.ts";

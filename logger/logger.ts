@@ -1,0 +1,742 @@
+// This module is browser compatible.
+import type { MetricEvent, RunStatus, TrackingEvent } from "../event/types.ts";
+import { TrackerError } from "../errors/errors.ts";
+import type { Backend } from "../pipeline/backend.ts";
+import type {
+  BatchProcessorSettings,
+  ErrorState,
+} from "../pipeline/batch_processor.ts";
+import { FileSpool } from "../pipeline/file_spool.ts";
+import { MemorySpool } from "../pipeline/memory_spool.ts";
+import {
+  type FlushReport,
+  Pipeline,
+  type PipelineStats,
+} from "../pipeline/pipeline.ts";
+import type { Spool } from "../pipeline/spool.ts";
+import { systemClock } from "../runtime/clock.ts";
+import { getFileSystem, joinPath, readEnvironment } from "../runtime/fs.ts";
+import { assertSafeName, DEFAULT_LOCAL_DIR } from "../backends/local/layout.ts";
+import { flattenParams } from "./params.ts";
+import { createBackend, detectBackend } from "./registry.ts";
+
+/** What to do with `NaN` and `±Infinity` metric values. */
+export type NonFinitePolicy = "keep" | "drop" | "error";
+
+/** Values accepted by {@linkcode Logger.log}: numbers, and nested objects of them. */
+export interface LogValues {
+  /** A metric value, or a nested object whose keys are joined with `/`. */
+  [key: string]: number | LogValues;
+}
+
+/** Options of one {@linkcode Logger.log} call. */
+export interface LogOptions {
+  /**
+   * Training step, a non-negative integer. When omitted, the logger uses one
+   * more than the highest step used so far (0 for the first call), as W&B does.
+   */
+  step?: number;
+  /** Epoch, recorded with each point. */
+  epoch?: number;
+  /** Context such as `"train"` or `"validate"`, recorded with each point. */
+  context?: string;
+  /** Time of the points, in milliseconds since the epoch; now by default. */
+  timestampMs?: number;
+}
+
+/** Options of {@linkcode Logger.flush}. */
+export interface FlushOptions {
+  /**
+   * The longest wait, in milliseconds.
+   * @default {30000}
+   */
+  timeoutMs?: number;
+}
+
+/** Options of {@linkcode Logger.end}. */
+export interface EndOptions {
+  /**
+   * How the run ended.
+   * @default {"finished"}
+   */
+  status?: RunStatus;
+  /**
+   * The longest wait for the final flush, in milliseconds.
+   * @default {30000}
+   */
+  timeoutMs?: number;
+}
+
+/** Options of {@linkcode createLogger} and the {@linkcode Logger} constructor. */
+export interface LoggerOptions extends BatchProcessorSettings {
+  /**
+   * The project the run belongs to.
+   * @default {"default"} (or `UETAI_PROJECT`)
+   */
+  project?: string;
+  /** Display name of the run. */
+  name?: string;
+  /** Tags of the run. */
+  tags?: readonly string[];
+  /** The run's id; a new random one by default. */
+  runId?: string;
+  /**
+   * The backend: an instance, or a registered name (`"local"`, `"memory"`,
+   * and those later modules register). Default: `UETAI_BACKEND`, else the
+   * first backend whose credentials are in the environment, else the local
+   * store where the runtime has a filesystem, else memory.
+   */
+  backend?: Backend | string;
+  /** Several backends at once (fan-out); overrides `backend`. */
+  backends?: readonly (Backend | string)[];
+  /**
+   * Root folder of the local store and the spools.
+   * @default {".uetai"} (or `UETAI_DIR`)
+   */
+  dir?: string;
+  /**
+   * Where events wait for their backend: `file` journals them under
+   * `<dir>/.spool/` so they survive a crash or an outage, `memory` keeps
+   * them in memory, `auto` picks `file` for remote backends where the
+   * runtime has a filesystem and `memory` otherwise.
+   * @default {"auto"}
+   */
+  spool?: "auto" | "file" | "memory";
+  /**
+   * Bound of a memory spool, in bytes; past it, events are dropped and reported.
+   * @default {67108864}
+   */
+  maxSpoolBytes?: number;
+  /**
+   * What `log()` does with `NaN` and `±Infinity`: keep them (each backend
+   * encodes them as its service expects), drop them, or throw a `RangeError`.
+   * @default {"keep"}
+   */
+  nonFinite?: NonFinitePolicy;
+  /** Environment variables to read instead of the process's. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * When the process is about to exit with the run still open, end it
+   * (status `finished`) and flush, waiting at most this long, in
+   * milliseconds. `0` turns the hook off.
+   * @default {10000}
+   */
+  exitFlushTimeoutMs?: number;
+}
+
+interface ProcessEvents {
+  on?: (event: string, listener: () => void) => unknown;
+  off?: (event: string, listener: () => void) => unknown;
+}
+
+const warned = new Set<string>();
+
+function warnOnce(state: ErrorState): void {
+  const key = `${state.backend}:${state.error.name}:${
+    state.error.message.slice(0, 60)
+  }`;
+  if (warned.has(key)) return;
+  warned.add(key);
+  console.warn(`[uetai] ${state.backend}: ${state.error.message}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return name && name !== "Object" ? `an instance of ${name}` : "an object";
+  }
+  if (typeof value === "string") {
+    return `string ${
+      JSON.stringify(value.length > 40 ? value.slice(0, 37) + "..." : value)
+    }`;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function newRunId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * A run, and the one logging API over every backend. `log()` is a cheap,
+ * synchronous enqueue; a background pipeline batches, retries, spools and
+ * fans out to the backends. Create it with {@linkcode createLogger}.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@uetai/uetai";
+ * await using logger = createLogger({ backend: "memory", project: "demo", tags: ["baseline"] });
+ * logger.logParams({ lr: 0.01, model: { layers: 2 } });
+ * for (let step = 0; step < 10; step++) {
+ *   logger.log({ loss: 1 / (step + 1), eval: { accuracy: step / 10 } }, { step });
+ * }
+ * console.log(logger.stats().queued > 0); // true
+ * ```
+ */
+export class Logger {
+  #runId: string;
+  #project: string;
+  #name: string | undefined;
+  #pipeline: Pipeline;
+  #nonFinite: NonFinitePolicy;
+  #clock: () => number;
+  #seq = 0;
+  #nextStep = 0;
+  #scratch: MetricEvent[] = [];
+  #ending: Promise<FlushReport> | undefined;
+  #exitHook: (() => void) | undefined;
+
+  /**
+   * Creates a logger and starts its run. Prefer {@linkcode createLogger}.
+   *
+   * @param options Backends, run identity and pipeline settings.
+   * @throws {TypeError} When an option has the wrong type or names an unknown backend.
+   */
+  constructor(options: LoggerOptions = {}) {
+    const env = options.env ?? readEnvironment();
+    const dir = options.dir ?? env.UETAI_DIR ?? DEFAULT_LOCAL_DIR;
+    this.#project = options.project ?? env.UETAI_PROJECT ?? "default";
+    assertSafeName("project", this.#project);
+    this.#runId = options.runId ?? newRunId();
+    assertSafeName("runId", this.#runId);
+    if (options.name !== undefined) this.#assertName(options.name);
+    this.#name = options.name;
+    const tags = this.#checkTags(options.tags ?? []);
+    const nonFinite = options.nonFinite ?? "keep";
+    if (nonFinite !== "keep" && nonFinite !== "drop" && nonFinite !== "error") {
+      throw new TypeError(
+        `Cannot create logger: 'nonFinite' must be "keep", "drop" or "error": current value is ${
+          describe(nonFinite)
+        }`,
+      );
+    }
+    this.#nonFinite = nonFinite;
+    const onError = options.onError ?? warnOnce;
+    const clock = options.clock ?? systemClock;
+    this.#clock = () => clock.now();
+
+    const backends = this.#resolveBackends(options, env, dir, onError);
+    const spoolMode = options.spool ?? "auto";
+    if (
+      spoolMode !== "auto" && spoolMode !== "file" && spoolMode !== "memory"
+    ) {
+      throw new TypeError(
+        `Cannot create logger: 'spool' must be "auto", "file" or "memory": current value is ${
+          describe(spoolMode)
+        }`,
+      );
+    }
+    const hasFs = getFileSystem() !== undefined;
+    const createSpool = (backend: Backend, lane: string): Spool => {
+      const useFile = spoolMode === "file" ||
+        (spoolMode === "auto" && hasFs && !backend.durable);
+      return useFile
+        ? new FileSpool({ dir: joinPath(dir, ".spool"), lane })
+        : new MemorySpool({ maxBytes: options.maxSpoolBytes });
+    };
+    this.#pipeline = new Pipeline({
+      ...options,
+      clock,
+      onError,
+      backends,
+      createSpool,
+    });
+
+    const start: TrackingEvent = {
+      kind: "run_start",
+      runId: this.#runId,
+      seq: this.#seq++,
+      timestampMs: this.#clock(),
+      project: this.#project,
+      tags,
+    };
+    if (this.#name !== undefined) start.name = this.#name;
+    this.#pipeline.enqueue(start);
+    this.#installExitHook(options.exitFlushTimeoutMs ?? 10_000);
+  }
+
+  /** The run's id. */
+  get runId(): string {
+    return this.#runId;
+  }
+
+  /** The run's project. */
+  get project(): string {
+    return this.#project;
+  }
+
+  /** The run's display name, if set. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** The backends this logger feeds. */
+  get backends(): Backend[] {
+    return this.#pipeline.backends;
+  }
+
+  /** Whether `end()` was called. */
+  get ended(): boolean {
+    return this.#ending !== undefined;
+  }
+
+  /**
+   * Logs values at a step: finite numbers become metric points; nested
+   * objects flatten to `a/b` keys. Synchronous and cheap: it only queues.
+   * The call is all-or-nothing: when a value is rejected, nothing of the
+   * call is logged.
+   *
+   * @param values Metric values by name.
+   * @param options Step (auto-incremented when omitted), epoch, context, time.
+   * @throws {TypeError} Naming the key, for a value that is not a number or nested object.
+   * @throws {RangeError} For a bad step, or a non-finite value under `nonFinite: "error"`.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.log({ loss: 0.5, accuracy: 0.9 }, { step: 1, context: "train" });
+   * logger.log({ loss: 0.4 }); // step 2
+   * await logger.end();
+   * ```
+   */
+  log(values: LogValues, options?: LogOptions): void {
+    if (this.#ending) {
+      throw new TrackerError(
+        `Cannot log to run '${this.#runId}': the run has ended`,
+      );
+    }
+    if (!isPlainObject(values)) {
+      throw new TypeError(
+        `Cannot log: expected an object of values by name, got ${
+          describe(values)
+        }`,
+      );
+    }
+    let step = this.#nextStep;
+    let timestampMs: number;
+    let epoch: number | undefined;
+    let context: string | undefined;
+    if (options !== undefined) {
+      if (options.step !== undefined) {
+        step = options.step;
+        if (!Number.isSafeInteger(step) || step < 0) {
+          throw new RangeError(
+            `Cannot log at step ${
+              describe(step)
+            }: 'step' must be a non-negative integer`,
+          );
+        }
+      }
+      epoch = options.epoch;
+      if (epoch !== undefined && !Number.isFinite(epoch)) {
+        throw new RangeError(
+          `Cannot log at epoch ${
+            describe(epoch)
+          }: 'epoch' must be a finite number`,
+        );
+      }
+      context = options.context;
+      if (context !== undefined && typeof context !== "string") {
+        throw new TypeError(
+          `Cannot log with context ${
+            describe(context)
+          }: 'context' must be a string`,
+        );
+      }
+      timestampMs = options.timestampMs ?? this.#clock();
+      if (!Number.isFinite(timestampMs)) {
+        throw new RangeError(
+          `Cannot log at time ${
+            describe(timestampMs)
+          }: 'timestampMs' must be a finite number`,
+        );
+      }
+    } else {
+      timestampMs = this.#clock();
+    }
+    const scratch = this.#scratch;
+    scratch.length = 0;
+    this.#collect(values, "", step, timestampMs, epoch, context, 0);
+    const pipeline = this.#pipeline;
+    for (let i = 0; i < scratch.length; i++) {
+      const event = scratch[i];
+      event.seq = this.#seq++;
+      pipeline.enqueue(event);
+    }
+    scratch.length = 0;
+    if (step >= this.#nextStep) this.#nextStep = step + 1;
+  }
+
+  /**
+   * Logs run parameters. Nested objects flatten to `a/b` keys; arrays are
+   * stored as JSON text; `undefined` values are skipped.
+   *
+   * @param params Parameters, such as parsed command-line flags or a config.
+   * @throws {TypeError} Naming the key, for a value that cannot be a parameter.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.logParams({ lr: 3e-4, batch_size: 64, optimizer: { name: "adam", betas: [0.9, 0.999] } });
+   * await logger.end();
+   * ```
+   */
+  logParams(params: Record<string, unknown>): void {
+    this.#assertOpen("log parameters");
+    const pairs = flattenParams(params);
+    const timestampMs = this.#clock();
+    for (const [key, value] of pairs) {
+      this.#pipeline.enqueue({
+        kind: "param",
+        runId: this.#runId,
+        seq: this.#seq++,
+        timestampMs,
+        key,
+        value,
+      });
+    }
+  }
+
+  /**
+   * Adds tags to the run.
+   *
+   * @param tags Non-empty strings.
+   * @throws {TypeError} Naming the first tag that is not a non-empty string.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.addTags(["mnist", "mlp"]);
+   * await logger.end();
+   * ```
+   */
+  addTags(tags: readonly string[]): void {
+    this.#assertOpen("add tags");
+    const checked = this.#checkTags(tags);
+    if (checked.length === 0) return;
+    this.#pipeline.enqueue({
+      kind: "tag",
+      runId: this.#runId,
+      seq: this.#seq++,
+      timestampMs: this.#clock(),
+      tags: checked,
+    });
+  }
+
+  /**
+   * Renames the run.
+   *
+   * @param name A non-empty display name.
+   * @throws {TypeError} When `name` is not a non-empty string.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.setName("mlp-64-hidden");
+   * await logger.end();
+   * ```
+   */
+  setName(name: string): void {
+    this.#assertOpen("rename the run");
+    this.#assertName(name);
+    this.#name = name;
+    this.#pipeline.enqueue({
+      kind: "run_name",
+      runId: this.#runId,
+      seq: this.#seq++,
+      timestampMs: this.#clock(),
+      name,
+    });
+  }
+
+  /**
+   * Sends everything logged so far, waiting at most `timeoutMs`. What is
+   * not acknowledged by then stays queued (on disk for a file spool).
+   *
+   * @param options The timeout.
+   * @returns One report per backend: `flushed`, `spooled` or `pending`.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.log({ loss: 1 });
+   * const report = await logger.flush({ timeoutMs: 5000 });
+   * console.log(report.ok); // true
+   * await logger.end();
+   * ```
+   */
+  flush(options: FlushOptions = {}): Promise<FlushReport> {
+    return this.#pipeline.flush(options.timeoutMs);
+  }
+
+  /**
+   * Ends the run: records its status, flushes, and closes the backends.
+   * Calling it again returns the same report.
+   *
+   * @param options The status and the flush timeout.
+   * @returns The final flush report.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * const report = await logger.end({ status: "failed" });
+   * console.log(report.backends[0].status); // flushed
+   * ```
+   */
+  end(options: EndOptions = {}): Promise<FlushReport> {
+    if (this.#ending) return this.#ending;
+    const status = options.status ?? "finished";
+    if (status !== "finished" && status !== "failed" && status !== "killed") {
+      throw new TypeError(
+        `Cannot end the run with status ${
+          describe(status)
+        }: expected "finished", "failed" or "killed"`,
+      );
+    }
+    this.#pipeline.enqueue({
+      kind: "run_end",
+      runId: this.#runId,
+      seq: this.#seq++,
+      timestampMs: this.#clock(),
+      status,
+    });
+    this.#removeExitHook();
+    this.#ending = this.#pipeline.shutdown(options.timeoutMs);
+    return this.#ending;
+  }
+
+  /**
+   * Counters: events queued, sent, retried, spooled bytes and dropped, in
+   * total and per backend. Dropped events are also reported to `onError`.
+   *
+   * @returns The counters.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * const logger = createLogger({ backend: "memory" });
+   * logger.log({ loss: 1 });
+   * await logger.flush();
+   * console.log(logger.stats().sent); // 2 (run start and one point)
+   * await logger.end();
+   * ```
+   */
+  stats(): PipelineStats {
+    return this.#pipeline.stats();
+  }
+
+  /**
+   * Ends the run if it is still open, so `await using` works.
+   *
+   * @returns Resolves once the run has ended.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end();
+  }
+
+  #collect(
+    values: Record<string, unknown>,
+    prefix: string,
+    step: number,
+    timestampMs: number,
+    epoch: number | undefined,
+    context: string | undefined,
+    depth: number,
+  ): void {
+    for (const key in values) {
+      const value = values[key];
+      const name = prefix === "" ? key : prefix + key;
+      if (typeof value === "number") {
+        if (value - value !== 0) { // NaN or ±Infinity
+          if (this.#nonFinite === "drop") continue;
+          if (this.#nonFinite === "error") {
+            throw new RangeError(
+              `Cannot log "${name}": value ${value} is not a finite number`,
+            );
+          }
+        }
+        if (key === "") {
+          throw new TypeError(
+            `Cannot log a value with an empty key under "${prefix}"`,
+          );
+        }
+        const event: MetricEvent = epoch === undefined && context === undefined
+          ? {
+            kind: "metric",
+            runId: this.#runId,
+            seq: 0,
+            timestampMs,
+            key: name,
+            value,
+            step,
+          }
+          : {
+            kind: "metric",
+            runId: this.#runId,
+            seq: 0,
+            timestampMs,
+            key: name,
+            value,
+            step,
+            epoch,
+            context,
+          };
+        this.#scratch.push(event);
+      } else if (isPlainObject(value)) {
+        if (depth > 32) {
+          throw new TypeError(
+            `Cannot log "${name}": objects are nested more than 32 levels deep`,
+          );
+        }
+        this.#collect(
+          value,
+          name + "/",
+          step,
+          timestampMs,
+          epoch,
+          context,
+          depth + 1,
+        );
+      } else {
+        throw new TypeError(
+          `Cannot log "${name}": expected a finite number or a nested object of them, got ${
+            describe(value)
+          }`,
+        );
+      }
+    }
+  }
+
+  #resolveBackends(
+    options: LoggerOptions,
+    env: Readonly<Record<string, string | undefined>>,
+    dir: string,
+    onError: (state: ErrorState) => void,
+  ): Backend[] {
+    const context = { env, dir };
+    const build = (spec: Backend | string): Backend => {
+      if (typeof spec === "string") return createBackend(spec, context);
+      if (
+        spec && typeof spec === "object" && typeof spec.send === "function" &&
+        typeof spec.name === "string"
+      ) {
+        return spec;
+      }
+      throw new TypeError(
+        `Cannot create logger: expected a backend or a backend name, got ${
+          describe(spec)
+        }`,
+      );
+    };
+    if (options.backends !== undefined) {
+      if (!Array.isArray(options.backends) || options.backends.length === 0) {
+        throw new TypeError(
+          "Cannot create logger: 'backends' must be a non-empty array",
+        );
+      }
+      return options.backends.map(build);
+    }
+    if (options.backend !== undefined) return [build(options.backend)];
+    const named = env.UETAI_BACKEND?.split(",").map((name) => name.trim())
+      .filter((name) => name !== "");
+    if (named && named.length > 0) return named.map(build);
+    const detected = detectBackend(env);
+    if (detected) return [build(detected)];
+    if (getFileSystem()) return [build("local")];
+    onError({
+      backend: "memory",
+      error: new TrackerError(
+        "No backend configured and this runtime has no filesystem for the local store: logging to memory only",
+      ),
+    });
+    return [build("memory")];
+  }
+
+  #checkTags(tags: readonly string[]): string[] {
+    if (!Array.isArray(tags)) {
+      throw new TypeError(
+        `Cannot add tags: expected an array of strings, got ${describe(tags)}`,
+      );
+    }
+    const out: string[] = [];
+    for (const tag of tags) {
+      if (typeof tag !== "string" || tag === "") {
+        throw new TypeError(
+          `Cannot add tag ${describe(tag)}: tags must be non-empty strings`,
+        );
+      }
+      if (!out.includes(tag)) out.push(tag);
+    }
+    return out;
+  }
+
+  #assertName(name: unknown): void {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(
+        `Cannot name the run ${describe(name)}: expected a non-empty string`,
+      );
+    }
+  }
+
+  #assertOpen(action: string): void {
+    if (this.#ending) {
+      throw new TrackerError(
+        `Cannot ${action} of run '${this.#runId}': the run has ended`,
+      );
+    }
+  }
+
+  #installExitHook(timeoutMs: number): void {
+    const process = (globalThis as { process?: ProcessEvents }).process;
+    if (timeoutMs <= 0 || typeof process?.on !== "function") return;
+    this.#exitHook = () => {
+      this.#removeExitHook();
+      if (!this.#ending) this.end({ timeoutMs }).catch(() => {});
+    };
+    process.on("beforeExit", this.#exitHook);
+  }
+
+  #removeExitHook(): void {
+    const process = (globalThis as { process?: ProcessEvents }).process;
+    if (this.#exitHook) process?.off?.("beforeExit", this.#exitHook);
+    this.#exitHook = undefined;
+  }
+}
+
+/**
+ * Creates a logger and starts its run. The backend comes from the options,
+ * else from the environment (`UETAI_BACKEND`, then the credentials of
+ * registered backends), else the local store under `./.uetai/` where the
+ * runtime has a filesystem, else memory (with a warning).
+ *
+ * @param options Backends, run identity and pipeline settings.
+ * @returns The logger.
+ * @throws {TypeError} When an option has the wrong type or names an unknown backend.
+ *
+ * @example Log to the local store
+ * ```ts
+ * import { createLogger } from "@uetai/uetai";
+ * const logger = createLogger({ project: "mnist", dir: await Deno.makeTempDir() });
+ * logger.logParams({ lr: 0.1 });
+ * logger.log({ loss: 0.7 }, { step: 0 });
+ * const report = await logger.end();
+ * console.log(report.ok); // true
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return new Logger(options);
+}

@@ -1,0 +1,34 @@
+// This module is browser compatible.
+
+/**
+ * The public logging API: {@linkcode createLogger} and {@linkcode Logger},
+ * and the backend registry that later modules plug into.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@uetai/uetai/logger";
+ * const logger = createLogger({ backend: "memory" });
+ * logger.log({ loss: 0.1 }, { step: 1 });
+ * await logger.end();
+ * ```
+ *
+ * @module
+ */
+export {
+  createLogger,
+  type EndOptions,
+  type FlushOptions,
+  Logger,
+  type LoggerOptions,
+  type LogOptions,
+  type LogValues,
+  type NonFinitePolicy,
+} from "./logger.ts";
+export {
+  type BackendContext,
+  type BackendFactory,
+  createBackend,
+  detectBackend,
+  registerBackend,
+  registeredBackends,
+} from "./registry.ts";

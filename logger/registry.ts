@@ -1,0 +1,121 @@
+// This module is browser compatible.
+import { InMemoryBackend } from "../backends/memory/memory_backend.ts";
+import { LocalBackend } from "../backends/local/local_backend.ts";
+import type { Backend } from "../pipeline/backend.ts";
+
+/** What a backend factory gets to build its backend from. */
+export interface BackendContext {
+  /** The environment variables (a snapshot, possibly empty). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Root folder of the local store and spools, such as `".uetai"`. */
+  dir: string;
+}
+
+/** Makes a backend by name, and recognises its credentials in the environment. */
+export interface BackendFactory {
+  /** The name used in `backend: "name"` and `UETAI_BACKEND`. */
+  name: string;
+  /**
+   * Whether the environment holds this backend's credentials (such as
+   * `COMET_API_KEY`). Factories without it are only used by name.
+   */
+  detect?: (env: Readonly<Record<string, string | undefined>>) => boolean;
+  /** Builds the backend. */
+  create: (context: BackendContext) => Backend;
+}
+
+const factories = new Map<string, BackendFactory>();
+
+/**
+ * Registers a backend so `createLogger({ backend: name })`, `UETAI_BACKEND`
+ * and credential detection can build it. Detection follows registration
+ * order. Registering a name again replaces the earlier factory.
+ *
+ * @param factory The factory.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, registerBackend } from "@uetai/uetai";
+ * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * registerBackend({ name: "scratch", create: () => new InMemoryBackend({ name: "scratch" }) });
+ * const logger = createLogger({ backend: "scratch" });
+ * await logger.end();
+ * ```
+ */
+export function registerBackend(factory: BackendFactory): void {
+  if (
+    typeof factory?.name !== "string" ||
+    !/^[a-z][a-z0-9_-]*$/.test(factory.name)
+  ) {
+    throw new TypeError(
+      `Cannot register backend ${
+        JSON.stringify(factory?.name)
+      }: expected a lower-case name of letters, digits, '_' or '-'`,
+    );
+  }
+  if (typeof factory.create !== "function") {
+    throw new TypeError(
+      `Cannot register backend '${factory.name}': 'create' must be a function`,
+    );
+  }
+  factories.delete(factory.name);
+  factories.set(factory.name, factory);
+}
+
+/**
+ * Lists the names of the registered backends, in registration order.
+ *
+ * @returns The names, such as `["local", "memory"]`.
+ *
+ * @example
+ * ```ts
+ * import { registeredBackends } from "@uetai/uetai";
+ * console.log(registeredBackends().includes("local")); // true
+ * ```
+ */
+export function registeredBackends(): string[] {
+  return [...factories.keys()];
+}
+
+/**
+ * Builds a registered backend by name.
+ *
+ * @param name The backend's name.
+ * @param context The environment and store folder.
+ * @returns The backend.
+ * @throws {TypeError} When no backend has that name; the message lists the registered ones.
+ */
+export function createBackend(name: string, context: BackendContext): Backend {
+  const factory = factories.get(name);
+  if (!factory) {
+    throw new TypeError(
+      `Cannot create backend ${
+        JSON.stringify(name)
+      }: no backend of that name is registered (registered: ${
+        registeredBackends().join(", ")
+      })`,
+    );
+  }
+  return factory.create(context);
+}
+
+/**
+ * Finds the first registered backend whose credentials are in the environment.
+ *
+ * @param env The environment.
+ * @returns The backend's name, or `undefined`.
+ */
+export function detectBackend(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  for (const factory of factories.values()) {
+    if (factory.detect?.(env)) return factory.name;
+  }
+  return undefined;
+}
+
+registerBackend({
+  name: "local",
+  create: ({ dir }) => new LocalBackend({ dir }),
+});
+registerBackend({ name: "memory", create: () => new InMemoryBackend() });

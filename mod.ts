@@ -1,0 +1,57 @@
+// This module is browser compatible.
+
+/**
+ * uetai: experiment tracking for TypeScript. One logging API over every
+ * dashboard, with the local store under `./.uetai/` as the embedded default.
+ * `log()` is a cheap enqueue; a background pipeline batches, retries with
+ * backoff, spools through outages and fans out to several backends.
+ *
+ * Web-standard only: this module and everything it imports use no `node:`
+ * module; the filesystem is reached at run time where the runtime has one.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@uetai/uetai";
+ * await using logger = createLogger({ project: "quickstart", backend: "memory" });
+ * logger.logParams({ lr: 0.01, epochs: 3 });
+ * for (let step = 0; step < 100; step++) {
+ *   logger.log({ loss: Math.exp(-step / 30), accuracy: 1 - Math.exp(-step / 20) }, { step });
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  createLogger,
+  type EndOptions,
+  type FlushOptions,
+  Logger,
+  type LoggerOptions,
+  type LogOptions,
+  type LogValues,
+  type NonFinitePolicy,
+} from "./logger/logger.ts";
+export {
+  type BackendContext,
+  type BackendFactory,
+  registerBackend,
+  registeredBackends,
+} from "./logger/registry.ts";
+export type { Backend, BackendLimits, SendResult } from "./pipeline/backend.ts";
+export type {
+  BackendFlushReport,
+  BackendStats,
+  ErrorState,
+} from "./pipeline/batch_processor.ts";
+export type { FlushReport, PipelineStats } from "./pipeline/pipeline.ts";
+export type { RetryOptions } from "./pipeline/retry.ts";
+export type { ParamValue, RunStatus, TrackingEvent } from "./event/types.ts";
+export {
+  BackendError,
+  DroppedEventsError,
+  isBackendError,
+  isTrackerError,
+  SpoolError,
+  TrackerError,
+  UnsupportedRuntimeError,
+} from "./errors/errors.ts";

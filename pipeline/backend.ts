@@ -1,0 +1,91 @@
+// This module is browser compatible.
+import type { TrackingEvent } from "../event/types.ts";
+
+/**
+ * What one request to a backend may carry. The pipeline cuts batches so
+ * that none exceeds either limit.
+ */
+export interface BackendLimits {
+  /** Most events in one `send()` call. */
+  maxEventsPerBatch: number;
+  /**
+   * Most bytes in one `send()` call, counted as the events' NDJSON encoding
+   * (see `encodeEvent`). A single event larger than this is sent alone.
+   */
+  maxBatchBytes: number;
+}
+
+/** The batch was accepted; the events may be forgotten. */
+export interface SendSuccess {
+  /** Discriminant. */
+  status: "success";
+}
+
+/** The batch was not accepted now but may be later (network down, 429, 5xx). */
+export interface SendRetryable {
+  /** Discriminant. */
+  status: "retryable";
+  /** How long the service asked us to wait (`Retry-After`), in milliseconds. */
+  retryAfterMs?: number;
+  /** What went wrong, for reports. */
+  error?: Error;
+}
+
+/** The batch was rejected for good (bad request, forbidden): retrying cannot help. */
+export interface SendFailure {
+  /** Discriminant. */
+  status: "failure";
+  /** Why it was rejected. */
+  error: Error;
+}
+
+/** The outcome of {@linkcode Backend.send}: backends return it instead of throwing. */
+export type SendResult = SendSuccess | SendRetryable | SendFailure;
+
+/**
+ * The contract every backend implements: encode a batch of events for one
+ * service and send it. Backends never batch, retry or spool; the pipeline
+ * does, and it never knows which service is on the other end.
+ *
+ * @example A backend that prints each batch
+ * ```ts
+ * import type { Backend, SendResult } from "@uetai/uetai/pipeline";
+ * import type { TrackingEvent } from "@uetai/uetai/event";
+ * const console_backend: Backend = {
+ *   name: "console",
+ *   limits: { maxEventsPerBatch: 100, maxBatchBytes: 65536 },
+ *   send(batch: readonly TrackingEvent[]): Promise<SendResult> {
+ *     console.log(`${batch.length} events`);
+ *     return Promise.resolve({ status: "success" });
+ *   },
+ *   close(): Promise<void> {
+ *     return Promise.resolve();
+ *   },
+ * };
+ * ```
+ */
+export interface Backend {
+  /** Short name, used in reports, stats and the spool folder (`"local"`, `"comet"`). */
+  readonly name: string;
+  /** What one `send()` may carry. */
+  readonly limits: BackendLimits;
+  /**
+   * Whether a successful `send()` already stores the events durably on this
+   * machine (the local store does). The pipeline then keeps its queue in
+   * memory instead of journaling every event to a file spool first.
+   */
+  readonly durable?: boolean;
+  /**
+   * Sends one batch, in order. Must not throw: every failure is a
+   * `retryable` or `failure` result.
+   *
+   * @param batch Events in `(runId, seq)` order within each run.
+   * @param signal Aborted when the pipeline gives up on this attempt.
+   */
+  send(
+    batch: readonly TrackingEvent[],
+    signal: AbortSignal,
+  ): Promise<SendResult>;
+  /** Releases the backend's resources. Called once, after the last `send()`. */
+  close(): Promise<void>;
+}

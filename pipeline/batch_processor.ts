@@ -1,0 +1,529 @@
+// This module is browser compatible.
+import { encodeEvent, utf8ByteLength } from "../event/codec.ts";
+import type { TrackingEvent } from "../event/types.ts";
+import {
+  BackendError,
+  DroppedEventsError,
+  SpoolError,
+} from "../errors/errors.ts";
+import { type Clock, systemClock, type TimerHandle } from "../runtime/clock.ts";
+import type { Backend, SendResult } from "./backend.ts";
+import { backoffDelayMs, type RetryOptions } from "./retry.ts";
+import type { Spool, SpoolRecord } from "./spool.ts";
+
+/** What an `onError` hook receives. */
+export interface ErrorState {
+  /** What went wrong. */
+  error: Error;
+  /** The backend concerned. */
+  backend: string;
+}
+
+/** Settings shared by every batch processor of a logger. */
+export interface BatchProcessorSettings {
+  /**
+   * How often queued events are sent, in milliseconds.
+   * @default {1000}
+   */
+  flushIntervalMs?: number;
+  /**
+   * Most bytes (estimated NDJSON size) of events held in the in-memory
+   * queue. Past it, the queue is moved to the spool at once (a file spool
+   * writes it to disk) rather than growing, dropping or blocking `log()`.
+   * @default {8388608}
+   */
+  maxQueueBytes?: number;
+  /**
+   * Longest a single `send()` may take before it is abandoned and retried,
+   * in milliseconds.
+   * @default {30000}
+   */
+  exportTimeoutMs?: number;
+  /** Backoff between retries. */
+  retry?: RetryOptions;
+  /** Time source; tests pass a fake one. */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for jitter; tests pass a fixed one. */
+  random?: () => number;
+  /** Receives every failure reported in the background. */
+  onError?: (state: ErrorState) => void;
+}
+
+/** Options of {@linkcode BatchProcessor}. */
+export interface BatchProcessorOptions extends BatchProcessorSettings {
+  /** The backend the processor feeds. */
+  backend: Backend;
+  /** Where events wait until the backend acknowledges them. */
+  spool: Spool;
+}
+
+/** Counters of one backend's processor. */
+export interface BackendStats {
+  /** The backend's name. */
+  backend: string;
+  /** Events accepted and not yet acknowledged (in memory or in the spool). */
+  queued: number;
+  /** Events the backend acknowledged. */
+  sent: number;
+  /** Batches that were sent again after a retryable failure. */
+  retried: number;
+  /** Bytes waiting in the spool (on disk for a file spool). */
+  spooledBytes: number;
+  /** Events given up: a full memory spool, or rejected by the backend for good. */
+  dropped: number;
+  /** Requests (batches) the backend acknowledged. */
+  batches: number;
+}
+
+/** How a flush ended for one backend. */
+export interface BackendFlushReport {
+  /** The backend's name. */
+  backend: string;
+  /**
+   * `flushed`: everything was acknowledged. `spooled`: some events are not
+   * acknowledged yet but are safe on disk and will be replayed. `pending`:
+   * some events are only in memory.
+   */
+  status: "flushed" | "spooled" | "pending";
+  /** Events not yet acknowledged. */
+  pendingEvents: number;
+  /** The last failure seen while flushing, if any. */
+  error?: Error;
+}
+
+function approximateBytes(event: TrackingEvent): number {
+  switch (event.kind) {
+    case "metric":
+      return 112 + event.key.length + (event.context?.length ?? 0);
+    case "media":
+      return 256 + event.key.length + Math.ceil(event.data.byteLength * 4 / 3);
+    default:
+      return 256;
+  }
+}
+
+/**
+ * Feeds one backend: keeps a queue that `enqueue()` appends to in O(1),
+ * moves it into the spool every `flushIntervalMs` (or at once when it
+ * passes `maxQueueBytes`), cuts batches to the backend's declared limits,
+ * retries with exponential backoff and jitter (honouring `Retry-After`),
+ * and acks the spool only after the backend accepted a batch. It never
+ * throws into the caller: failures go to `onError`.
+ *
+ * @example
+ * ```ts
+ * import { BatchProcessor, MemorySpool } from "@uetai/uetai/pipeline";
+ * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * const backend = new InMemoryBackend();
+ * const processor = new BatchProcessor({ backend, spool: new MemorySpool() });
+ * processor.enqueue({ kind: "metric", runId: "r", seq: 1, timestampMs: 0, key: "loss", value: 1, step: 0 });
+ * const report = await processor.shutdown();
+ * console.log(report.status, backend.events.length); // flushed 1
+ * ```
+ */
+export class BatchProcessor {
+  #backend: Backend;
+  #spool: Spool;
+  #clock: Clock;
+  #random: () => number;
+  #flushIntervalMs: number;
+  #maxQueueBytes: number;
+  #exportTimeoutMs: number;
+  #retry: RetryOptions;
+  #onError: (state: ErrorState) => void;
+
+  #queue: TrackingEvent[] = [];
+  #queueBytes = 0;
+  #spoolChain: Promise<unknown> = Promise.resolve();
+  #spilling = false;
+
+  #timer: TimerHandle | undefined;
+  #timerAtMs = Infinity;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #backoffUntilMs = 0;
+  #attempt = 0;
+  #lastError: Error | undefined;
+  #idleWaiters: Array<() => void> = [];
+  #closed = false;
+
+  #sent = 0;
+  #retried = 0;
+  #dropped = 0;
+  #batches = 0;
+
+  /**
+   * Creates a processor for one backend.
+   *
+   * @param options The backend, its spool and the shared settings.
+   */
+  constructor(options: BatchProcessorOptions) {
+    this.#backend = options.backend;
+    this.#spool = options.spool;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
+    this.#maxQueueBytes = options.maxQueueBytes ?? 8 * 1024 * 1024;
+    this.#exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
+    this.#retry = options.retry ?? {};
+    this.#onError = options.onError ?? (() => {});
+    const limits = this.#backend.limits;
+    if (
+      !(Number.isSafeInteger(limits.maxEventsPerBatch) &&
+        limits.maxEventsPerBatch > 0)
+    ) {
+      throw new RangeError(
+        `Cannot use backend '${this.#backend.name}': 'maxEventsPerBatch' must be a positive integer: current value is ${limits.maxEventsPerBatch}`,
+      );
+    }
+    if (!(limits.maxBatchBytes > 0)) {
+      throw new RangeError(
+        `Cannot use backend '${this.#backend.name}': 'maxBatchBytes' must be positive: current value is ${limits.maxBatchBytes}`,
+      );
+    }
+  }
+
+  /** The backend this processor feeds. */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
+  /**
+   * Queues one event. Synchronous and O(1): it never awaits the network.
+   *
+   * @param event The event.
+   */
+  enqueue(event: TrackingEvent): void {
+    this.#queue.push(event);
+    this.#queueBytes += approximateBytes(event);
+    if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
+    else if (this.#timer === undefined && this.#running === undefined) {
+      this.#schedule(this.#flushIntervalMs);
+    }
+  }
+
+  /**
+   * Sends everything queued, waiting at most `timeoutMs`. Retries in
+   * progress keep their backoff. Whatever is left is in the spool (durable
+   * for a file spool) when this resolves.
+   *
+   * @param timeoutMs The longest wait, in milliseconds.
+   * @returns How the flush ended.
+   */
+  async flush(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
+    const idle = this.#whenIdle();
+    this.#kick();
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(resolve, Math.max(0, timeoutMs));
+    });
+    await Promise.race([idle, timeout]);
+    this.#clock.clearTimeout(timer);
+    try {
+      await this.#withSpool(() => this.#drainQueue());
+      await this.#withSpool(() => this.#spool.sync());
+    } catch (error) {
+      this.#report(error as Error);
+    }
+    const pendingEvents = this.#queue.length + this.#spool.pendingEvents;
+    const status = pendingEvents === 0
+      ? "flushed"
+      : this.#spool.durable
+      ? "spooled"
+      : "pending";
+    const report: BackendFlushReport = {
+      backend: this.#backend.name,
+      status,
+      pendingEvents,
+    };
+    if (pendingEvents > 0 && this.#lastError) report.error = this.#lastError;
+    return report;
+  }
+
+  /**
+   * Flushes, then closes the backend and the spool. Events still only in
+   * memory afterwards are counted as dropped and reported.
+   *
+   * @param timeoutMs The longest wait for the flush, in milliseconds.
+   * @returns How the final flush ended.
+   */
+  async shutdown(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
+    const report = await this.flush(timeoutMs);
+    this.#closed = true;
+    this.#clearTimer();
+    if (this.#running) {
+      // A send still in flight after the deadline: let it settle first so
+      // the spool is not closed under it.
+      await Promise.race([
+        this.#running,
+        new Promise<void>((resolve) =>
+          this.#clock.setTimeout(resolve, this.#exportTimeoutMs)
+        ),
+      ]);
+    }
+    if (report.status === "pending") {
+      this.#drop(
+        report.pendingEvents,
+        `${report.pendingEvents} events were still only in memory when the logger ended`,
+        report.error,
+      );
+    }
+    try {
+      await this.#backend.close();
+    } catch (error) {
+      this.#report(error as Error);
+    }
+    await this.#withSpool(() => this.#spool.close()).catch((error) =>
+      this.#report(error as Error)
+    );
+    return report;
+  }
+
+  /**
+   * Current counters.
+   *
+   * @returns The counters of this backend.
+   */
+  stats(): BackendStats {
+    return {
+      backend: this.#backend.name,
+      queued: this.#queue.length + this.#spool.pendingEvents,
+      sent: this.#sent,
+      retried: this.#retried,
+      spooledBytes: this.#spool.pendingBytes,
+      dropped: this.#dropped,
+      batches: this.#batches,
+    };
+  }
+
+  #withSpool<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.#spoolChain.then(operation, operation);
+    this.#spoolChain = next.catch(() => {});
+    return next;
+  }
+
+  #spill(): void {
+    if (this.#spilling) return;
+    this.#spilling = true;
+    this.#withSpool(() => this.#drainQueue())
+      .catch((error) => this.#report(error as Error))
+      .finally(() => {
+        this.#spilling = false;
+        if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
+        else this.#kick();
+      });
+  }
+
+  async #drainQueue(): Promise<void> {
+    if (this.#queue.length === 0) return;
+    const events = this.#queue;
+    this.#queue = [];
+    this.#queueBytes = 0;
+    const records: SpoolRecord[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const line = encodeEvent(events[i]);
+      records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
+    }
+    let dropped: number;
+    try {
+      dropped = await this.#spool.append(records);
+    } catch (error) {
+      // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
+      this.#queue = events.concat(this.#queue);
+      for (const event of events) this.#queueBytes += approximateBytes(event);
+      throw error;
+    }
+    if (dropped > 0) {
+      this.#drop(
+        dropped,
+        `the memory spool is full (${this.#spool.pendingBytes} bytes held)`,
+      );
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    const at = this.#clock.now() + delayMs;
+    if (this.#timer !== undefined && this.#timerAtMs <= at) return;
+    this.#clearTimer();
+    this.#timerAtMs = at;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAtMs = Infinity;
+      this.#kick();
+    }, delayMs);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAtMs = Infinity;
+  }
+
+  #kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#cycle().finally(() => {
+      this.#running = undefined;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        this.#kick();
+        return;
+      }
+      this.#afterCycle();
+    });
+  }
+
+  #afterCycle(): void {
+    const pending = this.#queue.length + this.#spool.pendingEvents;
+    if (pending === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+      return;
+    }
+    const now = this.#clock.now();
+    if (now < this.#backoffUntilMs) this.#schedule(this.#backoffUntilMs - now);
+    else this.#schedule(this.#flushIntervalMs);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (
+      this.#running === undefined && this.#queue.length === 0 &&
+      this.#spool.pendingEvents === 0
+    ) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #cycle(): Promise<void> {
+    try {
+      await this.#withSpool(() => this.#drainQueue());
+      const limits = this.#backend.limits;
+      while (!this.#closed || this.#spool.pendingEvents > 0) {
+        if (this.#clock.now() < this.#backoffUntilMs) return;
+        const records = await this.#withSpool(() =>
+          this.#spool.peek(limits.maxEventsPerBatch, limits.maxBatchBytes)
+        );
+        if (records.length === 0) {
+          if (this.#queue.length === 0) return;
+          await this.#withSpool(() => this.#drainQueue());
+          continue;
+        }
+        const events = records.map((record) => record.event);
+        const result = await this.#send(events);
+        if (result.status === "success") {
+          await this.#withSpool(() => this.#spool.ack(records.length));
+          this.#sent += records.length;
+          this.#batches++;
+          this.#attempt = 0;
+          this.#lastError = undefined;
+        } else if (result.status === "retryable") {
+          this.#attempt++;
+          this.#retried++;
+          const delayMs = backoffDelayMs(
+            this.#attempt,
+            this.#retry,
+            result.retryAfterMs,
+            this.#random,
+          );
+          this.#backoffUntilMs = this.#clock.now() + delayMs;
+          const error = new BackendError(
+            `Cannot send ${records.length} events to '${this.#backend.name}', retrying in ${delayMs} ms (attempt ${this.#attempt})${
+              result.error ? `: ${result.error.message}` : ""
+            }`,
+            {
+              backend: this.#backend.name,
+              retryable: true,
+              cause: result.error,
+            },
+          );
+          this.#lastError = error;
+          if (this.#attempt === 1) this.#report(error);
+          return;
+        } else {
+          await this.#withSpool(() =>
+            this.#spool.reject(records.length, result.error)
+          );
+          this.#attempt = 0;
+          this.#lastError = result.error;
+          this.#drop(
+            records.length,
+            `the backend rejected them: ${result.error.message}`,
+            result.error,
+          );
+        }
+        if (this.#queue.length > 0 && this.#spool.pendingEvents === 0) {
+          await this.#withSpool(() => this.#drainQueue());
+        }
+      }
+    } catch (error) {
+      const failure = error instanceof SpoolError ? error : new SpoolError(
+        `Cannot move events through the spool of '${this.#backend.name}': ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+      this.#lastError = failure;
+      this.#report(failure);
+      this.#attempt++;
+      this.#backoffUntilMs = this.#clock.now() +
+        backoffDelayMs(this.#attempt, this.#retry, undefined, this.#random);
+    }
+  }
+
+  async #send(events: readonly TrackingEvent[]): Promise<SendResult> {
+    const controller = new AbortController();
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<SendResult>((resolve) => {
+      timer = this.#clock.setTimeout(() => {
+        const error = new BackendError(
+          `Sending to '${this.#backend.name}' took longer than ${this.#exportTimeoutMs} ms`,
+          { backend: this.#backend.name, retryable: true },
+        );
+        controller.abort(error);
+        resolve({ status: "retryable", error });
+      }, this.#exportTimeoutMs);
+    });
+    const attempt = (async (): Promise<SendResult> => {
+      try {
+        return await this.#backend.send(events, controller.signal);
+      } catch (error) {
+        return {
+          status: "retryable",
+          error: error instanceof Error ? error : new Error(String(error)),
+        };
+      }
+    })();
+    try {
+      return await Promise.race([attempt, timedOut]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #drop(count: number, why: string, cause?: unknown): void {
+    this.#dropped += count;
+    this.#report(
+      new DroppedEventsError(
+        `Dropped ${count} events for '${this.#backend.name}': ${why}`,
+        {
+          backend: this.#backend.name,
+          count,
+          cause,
+        },
+      ),
+    );
+  }
+
+  #report(error: Error): void {
+    try {
+      this.#onError({ error, backend: this.#backend.name });
+    } catch {
+      // A failing hook must not break the pipeline.
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// This module is browser compatible.
+
+/** How failed sends are retried: exponential backoff with jitter. */
+export interface RetryOptions {
+  /**
+   * Delay before the first retry, in milliseconds.
+   * @default {500}
+   */
+  initialDelayMs?: number;
+  /**
+   * Longest delay between two tries, in milliseconds (a `Retry-After` from
+   * the service may ask for longer, and is honoured).
+   * @default {30000}
+   */
+  maxDelayMs?: number;
+  /**
+   * Factor by which the delay grows after each failed try.
+   * @default {2}
+   */
+  multiplier?: number;
+  /**
+   * Fraction of the delay that is random, from 0 (none) to 1 (full jitter).
+   * @default {0.5}
+   */
+  jitter?: number;
+}
+
+/**
+ * Computes the wait before retry number `attempt` (1 for the first retry).
+ * A `retryAfterMs` from the service wins over the computed backoff.
+ *
+ * @param attempt The retry about to be made, from 1.
+ * @param options Backoff settings.
+ * @param retryAfterMs What the service asked for, if anything.
+ * @param random A source of numbers in [0, 1); `Math.random` by default.
+ * @returns The delay in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelayMs } from "@uetai/uetai/pipeline";
+ * console.log(backoffDelayMs(3, { initialDelayMs: 100, jitter: 0 })); // 400
+ * console.log(backoffDelayMs(3, { initialDelayMs: 100 }, 7000)); // 7000
+ * ```
+ */
+export function backoffDelayMs(
+  attempt: number,
+  options: RetryOptions = {},
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
+  if (
+    retryAfterMs !== undefined && Number.isFinite(retryAfterMs) &&
+    retryAfterMs >= 0
+  ) {
+    return retryAfterMs;
+  }
+  const initial = options.initialDelayMs ?? 500;
+  const max = options.maxDelayMs ?? 30_000;
+  const multiplier = options.multiplier ?? 2;
+  const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
+  const base = Math.min(max, initial * multiplier ** Math.max(0, attempt - 1));
+  return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+
+/**
+ * Parses an HTTP `Retry-After` header: delay-seconds or an HTTP date.
+ *
+ * @param value The header value, or `null` when absent.
+ * @param nowMs The current time, for HTTP dates.
+ * @returns The delay in milliseconds, or `undefined` when absent or unparsable.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "@uetai/uetai/pipeline";
+ * console.log(parseRetryAfter("3")); // 3000
+ * console.log(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.UTC(2015, 9, 21, 7, 28, 0))); // 10000
+ * ```
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (text === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const dateMs = Date.parse(text);
+  if (Number.isNaN(dateMs)) return undefined;
+  return Math.max(0, dateMs - nowMs);
+}

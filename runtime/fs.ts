@@ -1,0 +1,134 @@
+// This module is browser compatible: it never imports a `node:` module. The
+// filesystem is reached at run time through `process.getBuiltinModule`, which
+// Deno, Bun and Node 20.16+ provide; workers and browsers have none.
+
+/** The open-file handle subset of `node:fs/promises` that uetai uses. */
+export interface FileHandleLike {
+  /** Writes data at the current position (or `position`). */
+  write(data: string | Uint8Array): Promise<unknown>;
+  /** Reads into `buffer`. */
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+  ): Promise<{ bytesRead: number }>;
+  /** Flushes data (not all metadata) to the storage device. */
+  datasync(): Promise<void>;
+  /** Truncates the file to `length` bytes. */
+  truncate(length?: number): Promise<void>;
+  /** File size and kind. */
+  stat(): Promise<{ size: number }>;
+  /** Closes the handle. */
+  close(): Promise<void>;
+}
+
+/** The subset of `node:fs/promises` that uetai uses. */
+export interface FileSystemLike {
+  /** Creates a folder. */
+  mkdir(path: string, options: { recursive: boolean }): Promise<unknown>;
+  /** Opens a file. */
+  open(path: string, flags: string): Promise<FileHandleLike>;
+  /** Reads a whole (small) file as text. */
+  readFile(path: string, encoding: "utf8"): Promise<string>;
+  /** Writes a whole (small) file. */
+  writeFile(path: string, data: string | Uint8Array): Promise<void>;
+  /** Appends to a file, creating it. */
+  appendFile(path: string, data: string | Uint8Array): Promise<void>;
+  /** Renames a file or folder, replacing a file at `to`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Lists a folder. */
+  readdir(path: string): Promise<string[]>;
+  /** Size and kind of a path. */
+  stat(
+    path: string,
+  ): Promise<{ size: number; isDirectory(): boolean; mtimeMs: number }>;
+  /** Removes a path. */
+  rm(
+    path: string,
+    options?: { recursive?: boolean; force?: boolean },
+  ): Promise<void>;
+}
+
+interface ProcessLike {
+  getBuiltinModule?: (name: string) => unknown;
+  env?: Record<string, string | undefined>;
+  pid?: number;
+  cwd?: () => string;
+  kill?: (pid: number, signal: number) => boolean;
+}
+
+function currentProcess(): ProcessLike | undefined {
+  return (globalThis as { process?: ProcessLike }).process;
+}
+
+/**
+ * Returns `node:fs/promises` when the runtime has a filesystem, reached at
+ * run time so the module graph stays web-only; `undefined` in workers and
+ * browsers.
+ *
+ * @returns The filesystem, or `undefined`.
+ */
+export function getFileSystem(): FileSystemLike | undefined {
+  try {
+    const fs = currentProcess()?.getBuiltinModule?.("node:fs/promises");
+    return fs ? fs as FileSystemLike : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the environment without throwing where access is denied (Deno
+ * without `--allow-env`) or absent (workers, browsers).
+ *
+ * @returns A snapshot of the environment variables, possibly empty.
+ */
+export function readEnvironment(): Record<string, string | undefined> {
+  try {
+    const env = currentProcess()?.env;
+    return env ? { ...env } : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Tells whether a process with this id is alive on this machine. `true`
+ * when it cannot be told (so nothing that may be in use is taken over).
+ *
+ * @param pid The process id.
+ * @returns Whether the process may still be running.
+ */
+export function isProcessAlive(pid: number): boolean {
+  const kill = currentProcess()?.kill;
+  if (typeof kill !== "function") return true;
+  try {
+    kill.call(currentProcess(), pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * The id of this process, or `undefined` where there is none.
+ *
+ * @returns The process id.
+ */
+export function processId(): number | undefined {
+  return currentProcess()?.pid;
+}
+
+/**
+ * Joins path segments with `/` and folds repeated separators. Enough for the
+ * relative and absolute paths the local store builds; `node:path` is avoided
+ * so this module stays web-only.
+ *
+ * @param parts Path segments.
+ * @returns The joined path.
+ */
+export function joinPath(...parts: string[]): string {
+  const joined = parts.filter((part) => part !== "").join("/");
+  return joined.replace(/\/{2,}/g, "/");
+}
