@@ -27,14 +27,29 @@ const PREFIX = `{"v":${EVENT_SCHEMA_VERSION},`;
  * ```
  */
 export function encodeEvent(event: TrackingEvent): string {
+  if (event.kind === "metric") return encodeMetric(event);
   let plain: unknown = event;
-  if (event.kind === "metric" && !Number.isFinite(event.value)) {
-    plain = { ...event, value: { $num: String(event.value) } };
-  } else if (event.kind === "media") {
+  if (event.kind === "media") {
     plain = { ...event, data: { $b64: encodeBase64(event.data) } };
   }
   const json = JSON.stringify(plain);
   return PREFIX + json.slice(1);
+}
+
+/** The hot path: metric lines are built by hand, several times faster than `JSON.stringify`. */
+function encodeMetric(event: MetricEvent): string {
+  const value = event.value;
+  let line = PREFIX + '"kind":"metric","runId":' + JSON.stringify(event.runId) +
+    ',"seq":' + event.seq +
+    ',"timestampMs":' + event.timestampMs + ',"key":' +
+    JSON.stringify(event.key) + ',"value":' +
+    (value - value === 0 ? value : '{"$num":"' + value + '"}') + ',"step":' +
+    event.step;
+  if (event.epoch !== undefined) line += ',"epoch":' + event.epoch;
+  if (event.context !== undefined) {
+    line += ',"context":' + JSON.stringify(event.context);
+  }
+  return line + "}";
 }
 
 /**

@@ -1,13 +1,15 @@
 // This module is browser compatible.
-import type { MetricEvent, RunStatus, TrackingEvent } from "../event/types.ts";
+import type { RunStatus, TrackingEvent } from "../event/types.ts";
 import { TrackerError } from "../errors/errors.ts";
 import type { Backend } from "../pipeline/backend.ts";
 import type {
   BatchProcessorSettings,
   ErrorState,
+  MetricGroup,
 } from "../pipeline/batch_processor.ts";
 import { FileSpool } from "../pipeline/file_spool.ts";
 import { MemorySpool } from "../pipeline/memory_spool.ts";
+import { OverflowSpool } from "../pipeline/overflow_spool.ts";
 import {
   type FlushReport,
   Pipeline,
@@ -96,14 +98,18 @@ export interface LoggerOptions extends BatchProcessorSettings {
   dir?: string;
   /**
    * Where events wait for their backend: `file` journals them under
-   * `<dir>/.spool/` so they survive a crash or an outage, `memory` keeps
-   * them in memory, `auto` picks `file` for remote backends where the
-   * runtime has a filesystem and `memory` otherwise.
+   * `<dir>/.spool/` so they survive a crash or an outage; `memory` keeps
+   * them in memory (bounded by `maxSpoolBytes`, past which they are dropped
+   * and reported); `auto` journals to a file for remote backends, keeps the
+   * queue of a backend that stores durably itself (the local store) in
+   * memory and spills it to a file past `maxSpoolBytes`, and uses memory
+   * where the runtime has no filesystem.
    * @default {"auto"}
    */
   spool?: "auto" | "file" | "memory";
   /**
-   * Bound of a memory spool, in bytes; past it, events are dropped and reported.
+   * Bound of a memory spool, in bytes: past it, events spill to a file
+   * (`spool: "auto"` with a filesystem) or are dropped and reported.
    * @default {67108864}
    */
   maxSpoolBytes?: number;
@@ -188,9 +194,9 @@ export class Logger {
   #pipeline: Pipeline;
   #nonFinite: NonFinitePolicy;
   #clock: () => number;
+  #usesSystemClock: boolean;
   #seq = 0;
   #nextStep = 0;
-  #scratch: MetricEvent[] = [];
   #ending: Promise<FlushReport> | undefined;
   #exitHook: (() => void) | undefined;
 
@@ -221,7 +227,8 @@ export class Logger {
     this.#nonFinite = nonFinite;
     const onError = options.onError ?? warnOnce;
     const clock = options.clock ?? systemClock;
-    this.#clock = () => clock.now();
+    this.#usesSystemClock = clock === systemClock;
+    this.#clock = this.#usesSystemClock ? Date.now : () => clock.now();
 
     const backends = this.#resolveBackends(options, env, dir, onError);
     const spoolMode = options.spool ?? "auto";
@@ -235,12 +242,20 @@ export class Logger {
       );
     }
     const hasFs = getFileSystem() !== undefined;
+    const spoolDir = joinPath(dir, ".spool");
     const createSpool = (backend: Backend, lane: string): Spool => {
-      const useFile = spoolMode === "file" ||
-        (spoolMode === "auto" && hasFs && !backend.durable);
-      return useFile
-        ? new FileSpool({ dir: joinPath(dir, ".spool"), lane })
-        : new MemorySpool({ maxBytes: options.maxSpoolBytes });
+      if (spoolMode === "file") return new FileSpool({ dir: spoolDir, lane });
+      if (spoolMode === "memory" || !hasFs) {
+        return new MemorySpool({ maxBytes: options.maxSpoolBytes });
+      }
+      if (!backend.durable) return new FileSpool({ dir: spoolDir, lane });
+      // A backend that stores durably itself: keep its queue in memory, and
+      // spill to disk rather than drop when it falls behind.
+      return new OverflowSpool({
+        primary: new MemorySpool({ maxBytes: Infinity }),
+        createOverflow: () => new FileSpool({ dir: spoolDir, lane }),
+        maxPrimaryBytes: options.maxSpoolBytes,
+      });
     };
     this.#pipeline = new Pipeline({
       ...options,
@@ -352,7 +367,8 @@ export class Logger {
           }: 'context' must be a string`,
         );
       }
-      timestampMs = options.timestampMs ?? this.#clock();
+      timestampMs = options.timestampMs ??
+        (this.#usesSystemClock ? Date.now() : this.#clock());
       if (!Number.isFinite(timestampMs)) {
         throw new RangeError(
           `Cannot log at time ${
@@ -361,18 +377,36 @@ export class Logger {
         );
       }
     } else {
-      timestampMs = this.#clock();
+      timestampMs = this.#usesSystemClock ? Date.now() : this.#clock();
     }
-    const scratch = this.#scratch;
-    scratch.length = 0;
-    this.#collect(values, "", step, timestampMs, epoch, context, 0);
-    const pipeline = this.#pipeline;
-    for (let i = 0; i < scratch.length; i++) {
-      const event = scratch[i];
-      event.seq = this.#seq++;
-      pipeline.enqueue(event);
+    // Fast path: a flat object of finite numbers is copied once and queued
+    // as one group; it is expanded into one event per key off the hot path.
+    let flat: Record<string, number> = { ...values } as Record<string, number>;
+    let count = 0;
+    for (const key in flat) {
+      const value = flat[key];
+      if (typeof value !== "number" || value - value !== 0 || key === "") {
+        flat = {};
+        count = this.#flatten(values, "", flat, 0);
+        break;
+      }
+      count++;
     }
-    scratch.length = 0;
+    if (count > 0) {
+      const group: MetricGroup = {
+        kind: "metric_group",
+        runId: this.#runId,
+        seq: this.#seq,
+        timestampMs,
+        step,
+        values: flat,
+        count,
+      };
+      if (epoch !== undefined) group.epoch = epoch;
+      if (context !== undefined) group.context = context;
+      this.#seq += count;
+      this.#pipeline.enqueue(group);
+    }
     if (step >= this.#nextStep) this.#nextStep = step + 1;
   }
 
@@ -548,19 +582,23 @@ export class Logger {
     await this.end();
   }
 
-  #collect(
+  /** The slow path of `log()`: nested objects, non-finite values, bad input. */
+  #flatten(
     values: Record<string, unknown>,
     prefix: string,
-    step: number,
-    timestampMs: number,
-    epoch: number | undefined,
-    context: string | undefined,
+    out: Record<string, number>,
     depth: number,
-  ): void {
+  ): number {
+    let count = 0;
     for (const key in values) {
       const value = values[key];
-      const name = prefix === "" ? key : prefix + key;
+      const name = prefix + key;
       if (typeof value === "number") {
+        if (key === "") {
+          throw new TypeError(
+            `Cannot log a value with an empty key under "${prefix}"`,
+          );
+        }
         if (value - value !== 0) { // NaN or ±Infinity
           if (this.#nonFinite === "drop") continue;
           if (this.#nonFinite === "error") {
@@ -569,48 +607,15 @@ export class Logger {
             );
           }
         }
-        if (key === "") {
-          throw new TypeError(
-            `Cannot log a value with an empty key under "${prefix}"`,
-          );
-        }
-        const event: MetricEvent = epoch === undefined && context === undefined
-          ? {
-            kind: "metric",
-            runId: this.#runId,
-            seq: 0,
-            timestampMs,
-            key: name,
-            value,
-            step,
-          }
-          : {
-            kind: "metric",
-            runId: this.#runId,
-            seq: 0,
-            timestampMs,
-            key: name,
-            value,
-            step,
-            epoch,
-            context,
-          };
-        this.#scratch.push(event);
+        if (!(name in out)) count++;
+        out[name] = value;
       } else if (isPlainObject(value)) {
         if (depth > 32) {
           throw new TypeError(
             `Cannot log "${name}": objects are nested more than 32 levels deep`,
           );
         }
-        this.#collect(
-          value,
-          name + "/",
-          step,
-          timestampMs,
-          epoch,
-          context,
-          depth + 1,
-        );
+        count += this.#flatten(value, name + "/", out, depth + 1);
       } else {
         throw new TypeError(
           `Cannot log "${name}": expected a finite number or a nested object of them, got ${
@@ -619,6 +624,7 @@ export class Logger {
         );
       }
     }
+    return count;
   }
 
   #resolveBackends(

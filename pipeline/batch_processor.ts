@@ -1,6 +1,6 @@
 // This module is browser compatible.
 import { encodeEvent, utf8ByteLength } from "../event/codec.ts";
-import type { TrackingEvent } from "../event/types.ts";
+import type { MetricEvent, TrackingEvent } from "../event/types.ts";
 import {
   BackendError,
   DroppedEventsError,
@@ -91,8 +91,68 @@ export interface BackendFlushReport {
   error?: Error;
 }
 
-function approximateBytes(event: TrackingEvent): number {
+/**
+ * The metric points of one `log()` call, kept compact on the hot path and
+ * expanded into one {@linkcode MetricEvent} per key when the queue is
+ * drained: the first key gets `seq`, the next `seq + 1`, and so on.
+ */
+export interface MetricGroup {
+  /** Discriminant. */
+  kind: "metric_group";
+  /** The run. */
+  runId: string;
+  /** `seq` of the first point. */
+  seq: number;
+  /** Time of the points, in milliseconds since the epoch. */
+  timestampMs: number;
+  /** Training step. */
+  step: number;
+  /** Epoch, when one was given. */
+  epoch?: number;
+  /** Context, when one was given. */
+  context?: string;
+  /** Flat values by key (a private copy), in `seq` order. */
+  values: Record<string, number>;
+  /** How many keys `values` has. */
+  count: number;
+}
+
+/** What a processor queues: an event, or a compact group of metric points. */
+export type QueueItem = TrackingEvent | MetricGroup;
+
+/**
+ * Expands a queued item into events, appending them to `out`.
+ *
+ * @param item An event or a metric group.
+ * @param out Where the events go.
+ */
+export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
+  if (item.kind !== "metric_group") {
+    out.push(item);
+    return;
+  }
+  let seq = item.seq;
+  const { runId, timestampMs, step, epoch, context, values } = item;
+  for (const key in values) {
+    const event: MetricEvent = {
+      kind: "metric",
+      runId,
+      seq: seq++,
+      timestampMs,
+      key,
+      value: values[key],
+      step,
+    };
+    if (epoch !== undefined) event.epoch = epoch;
+    if (context !== undefined) event.context = context;
+    out.push(event);
+  }
+}
+
+function approximateBytes(event: QueueItem): number {
   switch (event.kind) {
+    case "metric_group":
+      return event.count * (120 + (event.context?.length ?? 0));
     case "metric":
       return 112 + event.key.length + (event.context?.length ?? 0);
     case "media":
@@ -132,7 +192,7 @@ export class BatchProcessor {
   #retry: RetryOptions;
   #onError: (state: ErrorState) => void;
 
-  #queue: TrackingEvent[] = [];
+  #queue: QueueItem[] = [];
   #queueBytes = 0;
   #spoolChain: Promise<unknown> = Promise.resolve();
   #spilling = false;
@@ -189,11 +249,12 @@ export class BatchProcessor {
   }
 
   /**
-   * Queues one event. Synchronous and O(1): it never awaits the network.
+   * Queues one event or metric group. Synchronous and O(1): it never awaits
+   * the network.
    *
    * @param event The event.
    */
-  enqueue(event: TrackingEvent): void {
+  enqueue(event: QueueItem): void {
     this.#queue.push(event);
     this.#queueBytes += approximateBytes(event);
     if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
@@ -225,7 +286,7 @@ export class BatchProcessor {
     } catch (error) {
       this.#report(error as Error);
     }
-    const pendingEvents = this.#queue.length + this.#spool.pendingEvents;
+    const pendingEvents = this.#queuedEvents() + this.#spool.pendingEvents;
     const status = pendingEvents === 0
       ? "flushed"
       : this.#spool.durable
@@ -287,13 +348,21 @@ export class BatchProcessor {
   stats(): BackendStats {
     return {
       backend: this.#backend.name,
-      queued: this.#queue.length + this.#spool.pendingEvents,
+      queued: this.#queuedEvents() + this.#spool.pendingEvents,
       sent: this.#sent,
       retried: this.#retried,
       spooledBytes: this.#spool.pendingBytes,
       dropped: this.#dropped,
       batches: this.#batches,
     };
+  }
+
+  #queuedEvents(): number {
+    let count = 0;
+    for (const item of this.#queue) {
+      count += item.kind === "metric_group" ? item.count : 1;
+    }
+    return count;
   }
 
   #withSpool<T>(operation: () => Promise<T>): Promise<T> {
@@ -316,9 +385,11 @@ export class BatchProcessor {
 
   async #drainQueue(): Promise<void> {
     if (this.#queue.length === 0) return;
-    const events = this.#queue;
+    const items = this.#queue;
     this.#queue = [];
     this.#queueBytes = 0;
+    const events: TrackingEvent[] = [];
+    for (const item of items) expandQueueItem(item, events);
     const records: SpoolRecord[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const line = encodeEvent(events[i]);
@@ -329,8 +400,8 @@ export class BatchProcessor {
       dropped = await this.#spool.append(records);
     } catch (error) {
       // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
-      this.#queue = events.concat(this.#queue);
-      for (const event of events) this.#queueBytes += approximateBytes(event);
+      this.#queue = items.concat(this.#queue);
+      for (const item of items) this.#queueBytes += approximateBytes(item);
       throw error;
     }
     if (dropped > 0) {

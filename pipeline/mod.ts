@@ -32,6 +32,9 @@ export {
   type BatchProcessorOptions,
   type BatchProcessorSettings,
   type ErrorState,
+  expandQueueItem,
+  type MetricGroup,
+  type QueueItem,
 } from "./batch_processor.ts";
 export {
   type FlushReport,
@@ -43,6 +46,7 @@ export { backoffDelayMs, parseRetryAfter, type RetryOptions } from "./retry.ts";
 export type { Spool, SpoolFactory, SpoolRecord } from "./spool.ts";
 export { MemorySpool, type MemorySpoolOptions } from "./memory_spool.ts";
 export { FileSpool, type FileSpoolOptions } from "./file_spool.ts";
+export { OverflowSpool, type OverflowSpoolOptions } from "./overflow_spool.ts";
 export type { Clock, TimerHandle } from "../runtime/clock.ts";
 export { systemClock } from "../runtime/clock.ts";
 export type { FileHandleLike, FileSystemLike } from "../runtime/fs.ts";

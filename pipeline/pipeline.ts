@@ -1,11 +1,11 @@
 // This module is browser compatible.
-import type { TrackingEvent } from "../event/types.ts";
 import type { Backend } from "./backend.ts";
 import {
   type BackendFlushReport,
   type BackendStats,
   BatchProcessor,
   type BatchProcessorSettings,
+  type QueueItem,
 } from "./batch_processor.ts";
 import type { Spool } from "./spool.ts";
 
@@ -89,11 +89,12 @@ export class Pipeline {
   }
 
   /**
-   * Queues an event for every backend. Synchronous; never awaits the network.
+   * Queues an event (or a metric group) for every backend. Synchronous;
+   * never awaits the network.
    *
    * @param event The event.
    */
-  enqueue(event: TrackingEvent): void {
+  enqueue(event: QueueItem): void {
     const processors = this.#processors;
     for (let i = 0; i < processors.length; i++) processors[i].enqueue(event);
   }

@@ -78,7 +78,9 @@ describe("module graph", () => {
       );
       const problems = await findNonWebImports(bad);
       assert.ok(
-        problems.some((problem) => problem.endsWith("imports node:fs/promises")),
+        problems.some((problem) =>
+          problem.endsWith("imports node:fs/promises")
+        ),
         problems.join("\n"),
       );
     } finally {
