@@ -148,7 +148,9 @@ function warnOnce(state: ErrorState): void {
 
 function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
   if (Array.isArray(value)) return "an array";
+  if (typeof value === "function") return "a function";
   if (typeof value === "object") {
     const name = (value as object).constructor?.name;
     return name && name !== "Object" ? `an instance of ${name}` : "an object";
@@ -244,16 +246,33 @@ export class Logger {
     const hasFs = getFileSystem() !== undefined;
     const spoolDir = joinPath(dir, ".spool");
     const createSpool = (backend: Backend, lane: string): Spool => {
-      if (spoolMode === "file") return new FileSpool({ dir: spoolDir, lane });
+      if (spoolMode === "file") {
+        return new FileSpool({
+          dir: spoolDir,
+          lane,
+          onError: (error) => onError({ error, backend: backend.name }),
+        });
+      }
       if (spoolMode === "memory" || !hasFs) {
         return new MemorySpool({ maxBytes: options.maxSpoolBytes });
       }
-      if (!backend.durable) return new FileSpool({ dir: spoolDir, lane });
+      if (!backend.durable) {
+        return new FileSpool({
+          dir: spoolDir,
+          lane,
+          onError: (error) => onError({ error, backend: backend.name }),
+        });
+      }
       // A backend that stores durably itself: keep its queue in memory, and
       // spill to disk rather than drop when it falls behind.
       return new OverflowSpool({
         primary: new MemorySpool({ maxBytes: Infinity }),
-        createOverflow: () => new FileSpool({ dir: spoolDir, lane }),
+        createOverflow: () =>
+          new FileSpool({
+            dir: spoolDir,
+            lane,
+            onError: (error) => onError({ error, backend: backend.name }),
+          }),
         maxPrimaryBytes: options.maxSpoolBytes,
       });
     };
@@ -386,7 +405,7 @@ export class Logger {
     for (const key in flat) {
       const value = flat[key];
       if (typeof value !== "number" || value - value !== 0 || key === "") {
-        flat = {};
+        flat = Object.create(null) as Record<string, number>;
         count = this.#flatten(values, "", flat, 0);
         break;
       }

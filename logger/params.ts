@@ -9,6 +9,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
   if (typeof value === "function") return "a function";
   if (typeof value === "object") {
     const name = (value as object).constructor?.name;
@@ -30,7 +31,12 @@ function toParamValue(key: string, value: unknown): ParamValue | undefined {
       return undefined;
   }
   if (value === null) return null;
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw new TypeError(`Cannot log parameter "${key}": the date is invalid`);
+    }
+    return value.toISOString();
+  }
   if (Array.isArray(value)) {
     try {
       return JSON.stringify(value);

@@ -87,6 +87,11 @@ export interface BackendFlushReport {
   status: "flushed" | "spooled" | "pending";
   /** Events not yet acknowledged. */
   pendingEvents: number;
+  /**
+   * Events given up so far (rejected for good, or lost from a full memory
+   * spool); each was reported to `onError`.
+   */
+  droppedEvents: number;
   /** The last failure seen while flushing, if any. */
   error?: Error;
 }
@@ -255,6 +260,13 @@ export class BatchProcessor {
    * @param event The event.
    */
   enqueue(event: QueueItem): void {
+    if (this.#closed) {
+      this.#drop(
+        event.kind === "metric_group" ? event.count : 1,
+        "the processor was already shut down",
+      );
+      return;
+    }
     this.#queue.push(event);
     this.#queueBytes += approximateBytes(event);
     if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
@@ -274,31 +286,14 @@ export class BatchProcessor {
   async flush(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
     const idle = this.#whenIdle();
     this.#kick();
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = this.#clock.setTimeout(resolve, Math.max(0, timeoutMs));
-    });
-    await Promise.race([idle, timeout]);
-    this.#clock.clearTimeout(timer);
+    await this.#waitAtMost(idle, timeoutMs);
     try {
       await this.#withSpool(() => this.#drainQueue());
       await this.#withSpool(() => this.#spool.sync());
     } catch (error) {
       this.#report(error as Error);
     }
-    const pendingEvents = this.#queuedEvents() + this.#spool.pendingEvents;
-    const status = pendingEvents === 0
-      ? "flushed"
-      : this.#spool.durable
-      ? "spooled"
-      : "pending";
-    const report: BackendFlushReport = {
-      backend: this.#backend.name,
-      status,
-      pendingEvents,
-    };
-    if (pendingEvents > 0 && this.#lastError) report.error = this.#lastError;
-    return report;
+    return this.#flushReport();
   }
 
   /**
@@ -309,25 +304,24 @@ export class BatchProcessor {
    * @returns How the final flush ended.
    */
   async shutdown(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
-    const report = await this.flush(timeoutMs);
+    await this.flush(timeoutMs);
     this.#closed = true;
     this.#clearTimer();
     if (this.#running) {
-      // A send still in flight after the deadline: let it settle first so
-      // the spool is not closed under it.
-      await Promise.race([
-        this.#running,
-        new Promise<void>((resolve) =>
-          this.#clock.setTimeout(resolve, this.#exportTimeoutMs)
-        ),
-      ]);
+      // A send still in flight after the deadline: let it settle (it is
+      // abandoned after exportTimeoutMs) so the spool is not closed under it.
+      await this.#waitAtMost(this.#running, this.#exportTimeoutMs + 100);
     }
-    if (report.status === "pending") {
+    const report = this.#flushReport();
+    const inMemory = report.pendingEvents -
+      (this.#spool.durable ? this.#spool.pendingEvents : 0);
+    if (inMemory > 0) {
       this.#drop(
-        report.pendingEvents,
-        `${report.pendingEvents} events were still only in memory when the logger ended`,
+        inMemory,
+        `${inMemory} events were still only in memory when the logger ended`,
         report.error,
       );
+      report.droppedEvents = this.#dropped;
     }
     try {
       await this.#backend.close();
@@ -355,6 +349,42 @@ export class BatchProcessor {
       dropped: this.#dropped,
       batches: this.#batches,
     };
+  }
+
+  /** Resolves when `promise` settles or `timeoutMs` passes, keeping the process alive meanwhile. */
+  async #waitAtMost(
+    promise: Promise<unknown>,
+    timeoutMs: number,
+  ): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(resolve, Math.max(0, timeoutMs), {
+        keepAlive: true,
+      });
+    });
+    try {
+      await Promise.race([promise.then(() => {}, () => {}), deadline]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #flushReport(): BackendFlushReport {
+    const queued = this.#queuedEvents();
+    const pendingEvents = queued + this.#spool.pendingEvents;
+    const status = pendingEvents === 0
+      ? "flushed"
+      : queued === 0 && this.#spool.durable
+      ? "spooled"
+      : "pending";
+    const report: BackendFlushReport = {
+      backend: this.#backend.name,
+      status,
+      pendingEvents,
+      droppedEvents: this.#dropped,
+    };
+    if (pendingEvents > 0 && this.#lastError) report.error = this.#lastError;
+    return report;
   }
 
   #queuedEvents(): number {

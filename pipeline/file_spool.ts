@@ -1,7 +1,8 @@
 // This module is browser compatible: the filesystem is reached at run time
 // (see runtime/fs.ts); without one, constructing a FileSpool throws
 // UnsupportedRuntimeError.
-import { decodeEvents, encodeEvent, utf8ByteLength } from "../event/codec.ts";
+import { decodeEvent, encodeEvent, utf8ByteLength } from "../event/codec.ts";
+import type { TrackingEvent } from "../event/types.ts";
 import { SpoolError, UnsupportedRuntimeError } from "../errors/errors.ts";
 import {
   type FileHandleLike,
@@ -37,6 +38,12 @@ export interface FileSpoolOptions {
   adoptOrphans?: boolean;
   /** The filesystem; `node:fs/promises` reached at run time by default. */
   fs?: FileSystemLike;
+  /**
+   * Receives problems the spool works around rather than fails on: an
+   * orphan session it could not replay, lines it could not decode (kept in
+   * `<dir>/<lane>/corrupt.ndjson`).
+   */
+  onError?: (error: SpoolError) => void;
 }
 
 interface Resident extends SpoolRecord {
@@ -128,6 +135,8 @@ export class FileSpool implements Spool {
   #tailSize = 0;
   #headSegment = 0;
   #headOffset = 0;
+  #oldestSegment = 0;
+  #onError: (error: SpoolError) => void;
 
   #resident: Resident[] = [];
   #residentHead = 0;
@@ -167,6 +176,7 @@ export class FileSpool implements Spool {
     this.#maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
     this.#maxCacheBytes = options.maxCacheBytes ?? 4 * 1024 * 1024;
     this.#adopt = options.adoptOrphans ?? true;
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** Events appended (or adopted) and not yet acknowledged. */
@@ -263,14 +273,14 @@ export class FileSpool implements Spool {
       this.#resident = this.#resident.slice(this.#residentHead);
       this.#residentHead = 0;
     }
-    const previousHead = this.#headSegment;
     this.#headSegment = last.segment;
     this.#headOffset = last.end;
     await this.#writeCursor();
-    for (let segment = previousHead; segment < this.#headSegment; segment++) {
-      await this.#fs.rm(joinPath(this.#sessionDir, segmentName(segment)), {
-        force: true,
-      });
+    for (; this.#oldestSegment < this.#headSegment; this.#oldestSegment++) {
+      await this.#fs.rm(
+        joinPath(this.#sessionDir, segmentName(this.#oldestSegment)),
+        { force: true },
+      );
     }
   }
 
@@ -326,11 +336,14 @@ export class FileSpool implements Spool {
       );
     }
     this.#ready ??= this.#init().catch((cause) => {
+      // Not cached: the next call tries again, in a new session folder.
+      this.#ready = undefined;
+      this.#session = randomId();
+      const failed = this.#sessionDir;
+      this.#sessionDir = joinPath(this.#laneDir, `s-${this.#session}`);
       throw cause instanceof SpoolError ? cause : new SpoolError(
-        `Cannot open the spool at '${this.#sessionDir}': ${
-          (cause as Error).message
-        }`,
-        { path: this.#sessionDir, cause },
+        `Cannot open the spool at '${failed}': ${(cause as Error).message}`,
+        { path: failed, cause },
       );
     });
     return this.#ready;
@@ -355,6 +368,35 @@ export class FileSpool implements Spool {
     );
     await this.#writeCursor();
     if (this.#adopt) await this.#adoptOrphans();
+  }
+
+  #warn(message: string, cause?: unknown): void {
+    try {
+      this.#onError(new SpoolError(message, { path: this.#laneDir, cause }));
+    } catch {
+      // A failing hook must not break the spool.
+    }
+  }
+
+  /** Decodes one line; an undecodable one is kept aside and reported, never thrown. */
+  async #decodeOrSetAside(
+    line: string,
+    where: string,
+  ): Promise<TrackingEvent | undefined> {
+    try {
+      return decodeEvent(line);
+    } catch (cause) {
+      await this.#fs.appendFile(
+        joinPath(this.#laneDir, "corrupt.ndjson"),
+        line + "\n",
+      )
+        .catch(() => {});
+      this.#warn(
+        `Cannot replay a spooled line of ${where}: it is not a valid event; kept in corrupt.ndjson`,
+        cause,
+      );
+      return undefined;
+    }
   }
 
   async #writeCursor(): Promise<void> {
@@ -404,10 +446,24 @@ export class FileSpool implements Spool {
       this.#pendingBytes += bytes + 1;
     }
     try {
-      await this.#handle!.write(text);
+      const written = await this.#handle!.write(text) as {
+        bytesWritten?: number;
+      } | undefined;
+      if (
+        typeof written?.bytesWritten === "number" &&
+        written.bytesWritten !== offset - this.#tailSize
+      ) {
+        throw new Error(
+          `short write: ${written.bytesWritten} of ${
+            offset - this.#tailSize
+          } bytes`,
+        );
+      }
     } catch (cause) {
       for (const record of cached) this.#residentBytes -= record.bytes;
       this.#pendingBytes -= offset - this.#tailSize;
+      // Cut off whatever part was written, so no torn line stays mid-file.
+      await this.#handle?.truncate(this.#tailSize).catch(() => {});
       throw new SpoolError(
         `Cannot append ${records.length} events to the spool at '${this.#sessionDir}': ${
           (cause as Error).message
@@ -457,7 +513,8 @@ export class FileSpool implements Spool {
         position = offset + i + 1;
         start = i + 1;
         const line = decoder.decode(lineBytes);
-        const [event] = decodeEvents(line);
+        if (line.trim() === "") continue;
+        const event = await this.#decodeOrSetAside(line, "this session");
         if (!event) continue;
         this.#resident.push({
           event,
@@ -512,16 +569,26 @@ export class FileSpool implements Spool {
       try {
         await fs.rename(path, claimed);
       } catch {
-        continue;
+        continue; // another process claimed it first
       }
-      await fs.writeFile(
-        joinPath(claimed, "owner.json"),
-        JSON.stringify(
-          { pid: processId(), startedMs: Date.now() } satisfies Owner,
-        ),
-      );
-      await this.#copyPending(claimed, seen);
-      await fs.rm(claimed, { recursive: true, force: true });
+      try {
+        await fs.writeFile(
+          joinPath(claimed, "owner.json"),
+          JSON.stringify(
+            { pid: processId(), startedMs: Date.now() } satisfies Owner,
+          ),
+        );
+        await this.#copyPending(claimed, seen);
+        await fs.rm(claimed, { recursive: true, force: true });
+      } catch (cause) {
+        // Left in place (owned by this process): a later process retries it.
+        this.#warn(
+          `Cannot replay the spool left by a dead process in '${claimed}': ${
+            (cause as Error).message
+          }`,
+          cause,
+        );
+      }
     }
   }
 
@@ -544,13 +611,26 @@ export class FileSpool implements Spool {
       const text = decoder.decode(
         await readRange(fs, path, start, size - start),
       );
-      const events = decodeEvents(text, { allowTornTail: true });
       const fresh: SpoolRecord[] = [];
-      for (const event of events) {
+      const lines = text.split("\n");
+      // The last piece is empty after a final newline, or a line torn by
+      // the crash: kept only if it happens to be a whole event.
+      const torn = lines.pop() ?? "";
+      if (torn.trim() !== "") {
+        try {
+          decodeEvent(torn);
+          lines.push(torn);
+        } catch {
+          // The write that made it never completed.
+        }
+      }
+      for (const line of lines) {
+        if (line.trim() === "") continue;
+        const event = await this.#decodeOrSetAside(line, dir);
+        if (!event) continue;
         const last = seen.get(event.runId);
         if (last !== undefined && event.seq <= last) continue;
         seen.set(event.runId, event.seq);
-        const line = encodeEvent(event);
         fresh.push({ event, line, bytes: encoder.encode(line).length });
       }
       await this.#appendNow(fresh);

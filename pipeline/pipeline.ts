@@ -11,7 +11,7 @@ import type { Spool } from "./spool.ts";
 
 /** How a flush ended, for every backend. */
 export interface FlushReport {
-  /** `true` when every backend acknowledged everything. */
+  /** `true` when every backend acknowledged everything and none ever dropped an event. */
   ok: boolean;
   /** One report per backend, in the order the backends were given. */
   backends: BackendFlushReport[];
@@ -110,7 +110,9 @@ export class Pipeline {
       this.#processors.map((p) => p.flush(timeoutMs)),
     );
     return {
-      ok: backends.every((report) => report.status === "flushed"),
+      ok: backends.every((report) =>
+        report.status === "flushed" && report.droppedEvents === 0
+      ),
       backends,
     };
   }
@@ -126,7 +128,9 @@ export class Pipeline {
       this.#processors.map((p) => p.shutdown(timeoutMs)),
     );
     return {
-      ok: backends.every((report) => report.status === "flushed"),
+      ok: backends.every((report) =>
+        report.status === "flushed" && report.droppedEvents === 0
+      ),
       backends,
     };
   }

@@ -84,6 +84,9 @@ export function parseRetryAfter(
   const text = value.trim();
   if (text === "") return undefined;
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  // An HTTP date names its day or month ("Wed, 21 Oct 2015 07:28:00 GMT");
+  // anything else ("-5", "+5", "soon") is not a Retry-After value.
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
   const dateMs = Date.parse(text);
   if (Number.isNaN(dateMs)) return undefined;
   return Math.max(0, dateMs - nowMs);

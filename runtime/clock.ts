@@ -11,10 +11,16 @@ export interface Clock {
   /** Current wall-clock time in milliseconds since the epoch. */
   now(): number;
   /**
-   * Calls `callback` after `delayMs`. The timer must not keep the process
-   * alive on its own (the logger flushes on exit instead).
+   * Calls `callback` after `delayMs`. Unless `keepAlive` is set, the timer
+   * must not keep the process alive on its own (the logger flushes on exit
+   * instead); deadlines that a caller awaits set it, so an awaited
+   * `flush()` returns instead of the process exiting under it.
    */
-  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  setTimeout(
+    callback: () => void,
+    delayMs: number,
+    options?: { keepAlive?: boolean },
+  ): TimerHandle;
   /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
   clearTimeout(handle: TimerHandle): void;
 }
@@ -33,14 +39,21 @@ function unref(handle: unknown): void {
   (handle as UnrefableTimer | undefined)?.unref?.();
 }
 
-/** The real clock: `Date.now()` and unreferenced `setTimeout` timers. */
+/**
+ * The real clock: `Date.now()` and `setTimeout` timers, unreferenced unless
+ * `keepAlive` is set.
+ */
 export const systemClock: Clock = {
   now(): number {
     return Date.now();
   },
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+  setTimeout(
+    callback: () => void,
+    delayMs: number,
+    options?: { keepAlive?: boolean },
+  ): TimerHandle {
     const handle = setTimeout(callback, delayMs);
-    unref(handle);
+    if (!options?.keepAlive) unref(handle);
     return handle;
   },
   clearTimeout(handle: TimerHandle): void {

@@ -269,10 +269,13 @@ describe("Logger.log", () => {
 
   it("Logger.log() is all-or-nothing: a rejected call sends nothing, leaves no seq gap and does not advance the step", async () => {
     const { backend, logger } = setup({ nonFinite: "error" });
-    assert.throws(() =>
-      logger.log({ a: 1, b: { c: 2, d: "bad" } } as unknown as LogValues, {
-        step: 50,
-      }), TypeError);
+    assert.throws(
+      () =>
+        logger.log({ a: 1, b: { c: 2, d: "bad" } } as unknown as LogValues, {
+          step: 50,
+        }),
+      TypeError,
+    );
     assert.throws(() => logger.log({ a: 1, b: NaN }, { step: 60 }), RangeError);
     assert.throws(() => logger.log({ a: 1 }, { step: -3 }), RangeError);
     logger.log({ a: 10 });
@@ -285,6 +288,28 @@ describe("Logger.log", () => {
     );
     await logger.end();
     assertContiguousSeq(backend.events);
+  });
+
+  // Regression test for a fixed bug (logger/logger.ts, #flatten, line 610): the slow path counts a
+  // key with `if (!(name in out)) count++`, and `out` is a plain `{}`, so
+  // keys inherited from Object.prototype ("constructor", "toString",
+  // "valueOf", ...) are stored but not counted. The group then expands to
+  // more events than the seqs reserved, and the next event reuses a seq:
+  // log({ nested: { x: 1 }, constructor: 2 }) then log({ after: 4 }) gives
+  // seqs 1, 2 and 2 again.
+  it("Logger.log() gives every point its own seq, even for keys named like Object.prototype members", async () => {
+    const { backend, logger } = setup();
+    logger.log({ nested: { x: 1 }, constructor: 2, toString: 3 });
+    logger.log({ after: 4 });
+    const events = await sent(logger, backend);
+    assert.deepEqual(metrics(events).map((m) => m.key), [
+      "nested/x",
+      "constructor",
+      "toString",
+      "after",
+    ]);
+    assertContiguousSeq(events);
+    await logger.end();
   });
 
   it('Logger.log() with nonFinite "keep" sends NaN and ±Infinity to the backend', async () => {
@@ -303,7 +328,7 @@ describe("Logger.log", () => {
     await logger.end();
   });
 
-  it('Logger.log() keeps non-finite values by default', async () => {
+  it("Logger.log() keeps non-finite values by default", async () => {
     const { backend, logger } = setup();
     logger.log({ nan: NaN });
     const points = metrics(await sent(logger, backend));
@@ -407,7 +432,10 @@ describe("Logger.logParams", () => {
     const selfReferencing: Record<string, unknown> = { a: 1 };
     selfReferencing.loop = { back: selfReferencing };
     const cases: Array<[Record<string, unknown>, RegExp[]]> = [
-      [{ ok: 1, cfg: { callback: () => 1 } }, [/"cfg\/callback"/, /a function/]],
+      [{ ok: 1, cfg: { callback: () => 1 } }, [
+        /"cfg\/callback"/,
+        /a function/,
+      ]],
       [{ point: new Point() }, [/"point"/, /an instance of Point/]],
       [{ sym: Symbol("s") }, [/"sym"/, /symbol/]],
       [selfReferencing, [/"loop\/back"/, /refers to itself/]],
@@ -530,7 +558,12 @@ describe("Logger lifecycle", () => {
     const report = await first;
     assert.deepEqual(report, {
       ok: true,
-      backends: [{ backend: "memory", status: "flushed", pendingEvents: 0 }],
+      backends: [{
+        backend: "memory",
+        status: "flushed",
+        pendingEvents: 0,
+        droppedEvents: 0,
+      }],
     });
     const ends = backend.events.filter((e) => e.kind === "run_end");
     assert.deepEqual(ends, [{
@@ -729,7 +762,8 @@ describe("Logger backends", () => {
       ] as LoggerOptions[]
     ) {
       assert.throws(
-        () => createLogger({ exitFlushTimeoutMs: 0, spool: "memory", ...options }),
+        () =>
+          createLogger({ exitFlushTimeoutMs: 0, spool: "memory", ...options }),
         (error: unknown) => {
           assert.ok(error instanceof TypeError);
           assert.match(error.message, /"nope"/);
@@ -851,7 +885,14 @@ describe("event codec", () => {
       value: -Infinity,
       step: 3,
     },
-    { kind: "param", runId: "r1", seq: 6, timestampMs: 4, key: "lr", value: 0.1 },
+    {
+      kind: "param",
+      runId: "r1",
+      seq: 6,
+      timestampMs: 4,
+      key: "lr",
+      value: 0.1,
+    },
     {
       kind: "param",
       runId: "r1",
@@ -860,8 +901,22 @@ describe("event codec", () => {
       key: "opt",
       value: "adam ✓",
     },
-    { kind: "param", runId: "r1", seq: 8, timestampMs: 4, key: "b", value: true },
-    { kind: "param", runId: "r1", seq: 9, timestampMs: 4, key: "z", value: null },
+    {
+      kind: "param",
+      runId: "r1",
+      seq: 8,
+      timestampMs: 4,
+      key: "b",
+      value: true,
+    },
+    {
+      kind: "param",
+      runId: "r1",
+      seq: 9,
+      timestampMs: 4,
+      key: "z",
+      value: null,
+    },
     { kind: "tag", runId: "r1", seq: 10, timestampMs: 5, tags: ["x", "y"] },
     {
       kind: "media",
@@ -933,7 +988,9 @@ describe("event codec", () => {
       const decoded = decodeEvent(line);
       assert.deepEqual(decoded, event, `${event.kind} ${event.seq}`);
       if (event.kind === "media") {
-        assert.ok(decoded.kind === "media" && decoded.data instanceof Uint8Array);
+        assert.ok(
+          decoded.kind === "media" && decoded.data instanceof Uint8Array,
+        );
       }
     }
     const nan = decodeEvent(encodeEvent(events[3]));
