@@ -144,18 +144,30 @@ export function decodeEvent(line: string): TrackingEvent {
   if (typeof record.timestampMs !== "number") {
     return fail("'timestampMs' is not a number", line);
   }
+  if (record.kind === "metric") {
+    // The hot path: a fresh object of a fixed shape (deleting `v` would
+    // turn the parsed object into a slow dictionary).
+    if (typeof record.key !== "string") {
+      return fail("'key' is not a string", line);
+    }
+    if (typeof record.step !== "number") {
+      return fail("'step' is not a number", line);
+    }
+    const metric: MetricEvent = {
+      kind: "metric",
+      runId: record.runId,
+      seq: record.seq as number,
+      timestampMs: record.timestampMs,
+      key: record.key,
+      value: reviveNumber(record.value, line),
+      step: record.step,
+    };
+    if (record.epoch !== undefined) metric.epoch = record.epoch as number;
+    if (record.context !== undefined) metric.context = record.context as string;
+    return metric;
+  }
   delete record.v;
   switch (record.kind) {
-    case "metric": {
-      if (typeof record.key !== "string") {
-        return fail("'key' is not a string", line);
-      }
-      if (typeof record.step !== "number") {
-        return fail("'step' is not a number", line);
-      }
-      record.value = reviveNumber(record.value, line);
-      return record as unknown as MetricEvent;
-    }
     case "media": {
       const data = record.data as { $b64?: unknown } | null;
       if (
@@ -234,6 +246,9 @@ export function decodeEvents(
   return events;
 }
 
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * Counts the UTF-8 bytes of a string without encoding it.
  *
@@ -247,6 +262,7 @@ export function decodeEvents(
  * ```
  */
 export function utf8ByteLength(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);

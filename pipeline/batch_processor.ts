@@ -154,6 +154,9 @@ export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
   }
 }
 
+/** How much of the queue one spool append takes (estimated bytes). */
+const DRAIN_CHUNK_BYTES = 2 * 1024 * 1024;
+
 function approximateBytes(event: QueueItem): number {
   switch (event.kind) {
     case "metric_group":
@@ -413,32 +416,42 @@ export class BatchProcessor {
       });
   }
 
+  /**
+   * Moves the queue into the spool, a chunk of about `DRAIN_CHUNK_BYTES` at a
+   * time, so the expanded and encoded copies never exist for the whole queue
+   * at once.
+   */
   async #drainQueue(): Promise<void> {
-    if (this.#queue.length === 0) return;
-    const items = this.#queue;
-    this.#queue = [];
-    this.#queueBytes = 0;
-    const events: TrackingEvent[] = [];
-    for (const item of items) expandQueueItem(item, events);
-    const records: SpoolRecord[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const line = encodeEvent(events[i]);
-      records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
-    }
-    let dropped: number;
-    try {
-      dropped = await this.#spool.append(records);
-    } catch (error) {
-      // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
-      this.#queue = items.concat(this.#queue);
-      for (const item of items) this.#queueBytes += approximateBytes(item);
-      throw error;
-    }
-    if (dropped > 0) {
-      this.#drop(
-        dropped,
-        `the memory spool is full (${this.#spool.pendingBytes} bytes held)`,
-      );
+    while (this.#queue.length > 0) {
+      let take = 0;
+      let estimate = 0;
+      while (take < this.#queue.length && estimate < DRAIN_CHUNK_BYTES) {
+        estimate += approximateBytes(this.#queue[take++]);
+      }
+      const items = this.#queue.splice(0, take);
+      this.#queueBytes = Math.max(0, this.#queueBytes - estimate);
+      const events: TrackingEvent[] = [];
+      for (const item of items) expandQueueItem(item, events);
+      const records: SpoolRecord[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const line = encodeEvent(events[i]);
+        records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
+      }
+      let dropped: number;
+      try {
+        dropped = await this.#spool.append(records);
+      } catch (error) {
+        // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
+        this.#queue = items.concat(this.#queue);
+        this.#queueBytes += estimate;
+        throw error;
+      }
+      if (dropped > 0) {
+        this.#drop(
+          dropped,
+          `the memory spool is full (${this.#spool.pendingBytes} bytes held)`,
+        );
+      }
     }
   }
 

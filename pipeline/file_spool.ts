@@ -482,7 +482,8 @@ export class FileSpool implements Spool {
     this.#resident = [];
     this.#residentHead = 0;
     this.#residentBytes = 0;
-    const want = Math.max(maxBytes * 2, 1024 * 1024);
+    // Read about one batch: bounded by the cache size, at least 64 KiB.
+    const want = Math.max(Math.min(maxBytes, this.#maxCacheBytes), 64 * 1024);
     let segment = this.#headSegment;
     let offset = this.#headOffset;
     while (this.#resident.length === 0) {

@@ -139,7 +139,12 @@ export class MemorySpool implements Spool {
       this.#bytes -= this.#records[i].bytes;
     }
     this.#head = end;
-    if (this.#head > 4096 && this.#head * 2 > this.#records.length) {
+    if (this.#head === this.#records.length) {
+      this.#records = [];
+      this.#head = 0;
+    } else if (this.#head > 4096) {
+      // Release what was removed: the array would otherwise keep every
+      // acknowledged event alive while appends outpace acks.
       this.#records = this.#records.slice(this.#head);
       this.#head = 0;
     }

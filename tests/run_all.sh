@@ -4,7 +4,7 @@
 # when a runner ran no test at all.
 set -u
 cd "$(dirname "$0")/.."
-export NO_COLOR=1 RUST_BACKTRACE=0 FORCE_COLOR=0
+export NO_COLOR=1 RUST_BACKTRACE=0
 DENO=./node_modules/.bin/deno
 BUN=./node_modules/.bin/bun
 files=(tests/*.test.ts)
