@@ -6,7 +6,7 @@
  * `{"$num": "NaN" | "Infinity" | "-Infinity"}`, since JSON has neither.
  */
 import { decodeBase64, encodeBase64 } from "../runtime/base64.ts";
-import type { EventKind, MetricEvent, TrackingEvent } from "./types.ts";
+import { EVENT_KINDS, type MetricEvent, type TrackingEvent } from "./types.ts";
 
 /** The schema version written in the `v` field of every encoded event. */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -71,16 +71,7 @@ export function encodeEvents(events: readonly TrackingEvent[]): string {
   return out;
 }
 
-const KINDS: ReadonlySet<string> = new Set<EventKind>([
-  "run_start",
-  "run_name",
-  "run_end",
-  "metric",
-  "param",
-  "tag",
-  "media",
-  "artifact",
-]);
+const KINDS: ReadonlySet<string> = new Set<string>(EVENT_KINDS);
 
 function fail(what: string, line: string): never {
   const shown = line.length > 120 ? line.slice(0, 117) + "..." : line;

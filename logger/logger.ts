@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { describe, isPlainObject } from "./describe.ts";
 import type { RunStatus, TrackingEvent } from "../event/types.ts";
 import { TrackerError } from "../errors/errors.ts";
 import type { Backend } from "../pipeline/backend.ts";
@@ -144,29 +145,6 @@ function warnOnce(state: ErrorState): void {
   if (warned.has(key)) return;
   warned.add(key);
   console.warn(`[uetai] ${state.backend}: ${state.error.message}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object") {
-    const name = (value as object).constructor?.name;
-    return name && name !== "Object" ? `an instance of ${name}` : "an object";
-  }
-  if (typeof value === "string") {
-    return `string ${
-      JSON.stringify(value.length > 40 ? value.slice(0, 37) + "..." : value)
-    }`;
-  }
-  return `${typeof value} ${String(value)}`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function newRunId(): string {

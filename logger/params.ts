@@ -1,22 +1,6 @@
 // This module is browser compatible.
+import { describe, isPlainObject } from "./describe.ts";
 import type { ParamValue } from "../event/types.ts";
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object") {
-    const name = (value as object).constructor?.name;
-    return name ? `an instance of ${name}` : "an object";
-  }
-  return `${typeof value} ${String(value)}`;
-}
 
 function toParamValue(key: string, value: unknown): ParamValue | undefined {
   switch (typeof value) {

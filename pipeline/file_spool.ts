@@ -3,14 +3,14 @@
 // UnsupportedRuntimeError.
 import { decodeEvent, encodeEvent, utf8ByteLength } from "../event/codec.ts";
 import type { TrackingEvent } from "../event/types.ts";
-import { SpoolError, UnsupportedRuntimeError } from "../errors/errors.ts";
+import { SpoolError } from "../errors/errors.ts";
 import {
   type FileHandleLike,
   type FileSystemLike,
-  getFileSystem,
   isProcessAlive,
   joinPath,
   processId,
+  requireFileSystem,
 } from "../runtime/fs.ts";
 import type { Spool, SpoolRecord } from "./spool.ts";
 
@@ -155,13 +155,10 @@ export class FileSpool implements Spool {
    * @throws {UnsupportedRuntimeError} When the runtime has no filesystem.
    */
   constructor(options: FileSpoolOptions) {
-    const fs = options.fs ?? getFileSystem();
-    if (!fs) {
-      throw new UnsupportedRuntimeError(
-        `Cannot open a file spool at '${options.dir}': this runtime has no filesystem (use a MemorySpool)`,
-        { capability: "filesystem" },
-      );
-    }
+    const fs = requireFileSystem(
+      options.fs,
+      `open a file spool at '${options.dir}' (use a MemorySpool)`,
+    );
     if (
       !/^[A-Za-z0-9._-]+$/.test(options.lane) || options.lane.startsWith(".")
     ) {

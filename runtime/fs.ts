@@ -2,6 +2,8 @@
 // filesystem is reached at run time through `process.getBuiltinModule`, which
 // Deno, Bun and Node 20.16+ provide; workers and browsers have none.
 
+import { UnsupportedRuntimeError } from "../errors/errors.ts";
+
 /** The open-file handle subset of `node:fs/promises` that uetai uses. */
 export interface FileHandleLike {
   /** Writes data at the current position (or `position`). */
@@ -76,6 +78,31 @@ export function getFileSystem(): FileSystemLike | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Returns the given filesystem, or the runtime's, or throws naming what
+ * could not be done.
+ *
+ * @param given A filesystem passed in options, if any.
+ * @param action What needs it, such as `"open the local store"`.
+ * @returns The filesystem.
+ * @throws {UnsupportedRuntimeError} When the runtime has none.
+ */
+export function requireFileSystem(
+  given: FileSystemLike | undefined,
+  action: string,
+): FileSystemLike {
+  const fs = given ?? getFileSystem();
+  if (!fs) {
+    throw new UnsupportedRuntimeError(
+      `Cannot ${action}: this runtime has no filesystem`,
+      {
+        capability: "filesystem",
+      },
+    );
+  }
+  return fs;
 }
 
 /**

@@ -1,7 +1,7 @@
 // This module is browser compatible: the filesystem is reached at run time.
 import { decodeEvent, encodeEvent } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
-import { BackendError, UnsupportedRuntimeError } from "../../errors/errors.ts";
+import { BackendError } from "../../errors/errors.ts";
 import type {
   Backend,
   BackendLimits,
@@ -10,8 +10,8 @@ import type {
 import {
   type FileHandleLike,
   type FileSystemLike,
-  getFileSystem,
   joinPath,
+  requireFileSystem,
 } from "../../runtime/fs.ts";
 import {
   assertSafeName,
@@ -98,14 +98,10 @@ export class LocalBackend implements Backend {
    * @throws {UnsupportedRuntimeError} When the runtime has no filesystem.
    */
   constructor(options: LocalBackendOptions = {}) {
-    const fs = options.fs ?? getFileSystem();
-    if (!fs) {
-      throw new UnsupportedRuntimeError(
-        "Cannot open the local store: this runtime has no filesystem (use the memory backend or a remote one)",
-        { capability: "filesystem" },
-      );
-    }
-    this.#fs = fs;
+    this.#fs = requireFileSystem(
+      options.fs,
+      "open the local store (use the memory backend or a remote one)",
+    );
     this.#root = options.dir ?? DEFAULT_LOCAL_DIR;
     this.#sync = options.syncWrites ?? true;
   }

@@ -1,11 +1,11 @@
 // This module is browser compatible: the filesystem is reached at run time.
 import { decodeEvent } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
-import { TrackerError, UnsupportedRuntimeError } from "../../errors/errors.ts";
+import { TrackerError } from "../../errors/errors.ts";
 import {
   type FileSystemLike,
-  getFileSystem,
   joinPath,
+  requireFileSystem,
 } from "../../runtime/fs.ts";
 import {
   assertSafeName,
@@ -77,14 +77,7 @@ export class LocalStore {
    * @throws {UnsupportedRuntimeError} When the runtime has no filesystem.
    */
   constructor(options: LocalStoreOptions = {}) {
-    const fs = options.fs ?? getFileSystem();
-    if (!fs) {
-      throw new UnsupportedRuntimeError(
-        "Cannot read the local store: this runtime has no filesystem",
-        { capability: "filesystem" },
-      );
-    }
-    this.#fs = fs;
+    this.#fs = requireFileSystem(options.fs, "read the local store");
     this.#root = options.dir ?? DEFAULT_LOCAL_DIR;
   }
 
