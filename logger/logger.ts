@@ -136,15 +136,27 @@ interface ProcessEvents {
   off?: (event: string, listener: () => void) => unknown;
 }
 
-const warned = new Set<string>();
+/** How often the default `onError` prints one kind of failure of one backend. */
+const WARN_INTERVAL_MS = 60_000;
+const warnings = new Map<string, { lastMs: number; suppressed: number }>();
 
-function warnOnce(state: ErrorState): void {
-  const key = `${state.backend}:${state.error.name}:${
-    state.error.message.slice(0, 60)
-  }`;
-  if (warned.has(key)) return;
-  warned.add(key);
-  console.warn(`[uetai] ${state.backend}: ${state.error.message}`);
+/**
+ * The default `onError`: prints a failure with `console.warn`, at most once
+ * a minute per backend and kind of error, saying how many were held back.
+ */
+function warnRateLimited(state: ErrorState): void {
+  const key = `${state.backend}:${state.error.name}`;
+  const now = Date.now();
+  const seen = warnings.get(key);
+  if (seen && now - seen.lastMs < WARN_INTERVAL_MS) {
+    seen.suppressed++;
+    return;
+  }
+  const held = seen?.suppressed
+    ? ` (${seen.suppressed} similar reports held back)`
+    : "";
+  warnings.set(key, { lastMs: now, suppressed: 0 });
+  console.warn(`[uetai] ${state.backend}: ${state.error.message}${held}`);
 }
 
 function newRunId(): string {
@@ -205,7 +217,7 @@ export class Logger {
       );
     }
     this.#nonFinite = nonFinite;
-    const onError = options.onError ?? warnOnce;
+    const onError = options.onError ?? warnRateLimited;
     const clock = options.clock ?? systemClock;
     this.#usesSystemClock = clock === systemClock;
     this.#clock = this.#usesSystemClock ? Date.now : () => clock.now();

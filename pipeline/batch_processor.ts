@@ -204,6 +204,10 @@ export class BatchProcessor {
   #queueBytes = 0;
   #spoolChain: Promise<unknown> = Promise.resolve();
   #spilling = false;
+  #spillFailures = 0;
+  #spillBackoffUntilMs = 0;
+  #draining = 0;
+  #inflight: AbortController | undefined;
 
   #timer: TimerHandle | undefined;
   #timerAtMs = Infinity;
@@ -270,10 +274,27 @@ export class BatchProcessor {
       );
       return;
     }
+    const bytes = approximateBytes(event);
+    if (
+      this.#spillFailures > 0 &&
+      this.#queueBytes + bytes > 4 * this.#maxQueueBytes
+    ) {
+      // The spool is failing: hold up to four times the bound, then drop
+      // (and report) rather than let memory grow without limit.
+      this.#drop(
+        event.kind === "metric_group" ? event.count : 1,
+        `the queue holds ${this.#queueBytes} bytes and the spool is failing`,
+        this.#lastError,
+      );
+      return;
+    }
     this.#queue.push(event);
-    this.#queueBytes += approximateBytes(event);
-    if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
-    else if (this.#timer === undefined && this.#running === undefined) {
+    this.#queueBytes += bytes;
+    if (this.#queueBytes >= this.#maxQueueBytes) {
+      if (!this.#spilling && this.#clock.now() >= this.#spillBackoffUntilMs) {
+        this.#spill();
+      }
+    } else if (this.#timer === undefined && this.#running === undefined) {
       this.#schedule(this.#flushIntervalMs);
     }
   }
@@ -307,17 +328,33 @@ export class BatchProcessor {
    * @returns How the final flush ended.
    */
   async shutdown(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
+    const deadlineMs = this.#clock.now() + timeoutMs;
     await this.flush(timeoutMs);
     this.#closed = true;
     this.#clearTimer();
     if (this.#running) {
-      // A send still in flight after the deadline: let it settle (it is
-      // abandoned after exportTimeoutMs) so the spool is not closed under it.
-      await this.#waitAtMost(this.#running, this.#exportTimeoutMs + 100);
+      // A send still in flight at the deadline: give it what is left of the
+      // deadline (at least a moment), then abandon it, so the spool is not
+      // closed under it and the caller's deadline holds.
+      await this.#waitAtMost(
+        this.#running,
+        Math.max(100, deadlineMs - this.#clock.now()),
+      );
+    }
+    if (this.#running) {
+      this.#inflight?.abort(
+        new BackendError(
+          `Sending to '${this.#backend.name}' was abandoned: the logger is shutting down`,
+          {
+            backend: this.#backend.name,
+            retryable: true,
+          },
+        ),
+      );
+      await this.#waitAtMost(this.#running, 100);
     }
     const report = this.#flushReport();
-    const inMemory = report.pendingEvents -
-      (this.#spool.durable ? this.#spool.pendingEvents : 0);
+    const inMemory = report.pendingEvents - this.#spool.durableEvents;
     if (inMemory > 0) {
       this.#drop(
         inMemory,
@@ -377,7 +414,7 @@ export class BatchProcessor {
     const pendingEvents = queued + this.#spool.pendingEvents;
     const status = pendingEvents === 0
       ? "flushed"
-      : queued === 0 && this.#spool.durable
+      : queued === 0 && this.#spool.durableEvents === this.#spool.pendingEvents
       ? "spooled"
       : "pending";
     const report: BackendFlushReport = {
@@ -391,7 +428,7 @@ export class BatchProcessor {
   }
 
   #queuedEvents(): number {
-    let count = 0;
+    let count = this.#draining;
     for (const item of this.#queue) {
       count += item.kind === "metric_group" ? item.count : 1;
     }
@@ -405,14 +442,27 @@ export class BatchProcessor {
   }
 
   #spill(): void {
-    if (this.#spilling) return;
     this.#spilling = true;
     this.#withSpool(() => this.#drainQueue())
-      .catch((error) => this.#report(error as Error))
+      .then(() => {
+        this.#spillFailures = 0;
+      }, (error) => {
+        // Back off before spilling again: a failing spool must not turn
+        // every log() into another failed write.
+        this.#spillFailures++;
+        this.#spillBackoffUntilMs = this.#clock.now() +
+          backoffDelayMs(
+            this.#spillFailures,
+            this.#retry,
+            undefined,
+            this.#random,
+          );
+        this.#lastError = error as Error;
+        this.#report(error as Error);
+      })
       .finally(() => {
         this.#spilling = false;
-        if (this.#queueBytes >= this.#maxQueueBytes) this.#spill();
-        else this.#kick();
+        this.#kick();
       });
   }
 
@@ -438,6 +488,7 @@ export class BatchProcessor {
         records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
       }
       let dropped: number;
+      this.#draining += records.length;
       try {
         dropped = await this.#spool.append(records);
       } catch (error) {
@@ -445,6 +496,8 @@ export class BatchProcessor {
         this.#queue = items.concat(this.#queue);
         this.#queueBytes += estimate;
         throw error;
+      } finally {
+        this.#draining -= records.length;
       }
       if (dropped > 0) {
         this.#drop(
@@ -591,16 +644,25 @@ export class BatchProcessor {
 
   async #send(events: readonly TrackingEvent[]): Promise<SendResult> {
     const controller = new AbortController();
-    let timer: TimerHandle | undefined;
-    const timedOut = new Promise<SendResult>((resolve) => {
-      timer = this.#clock.setTimeout(() => {
-        const error = new BackendError(
+    this.#inflight = controller;
+    const timer = this.#clock.setTimeout(() => {
+      controller.abort(
+        new BackendError(
           `Sending to '${this.#backend.name}' took longer than ${this.#exportTimeoutMs} ms`,
           { backend: this.#backend.name, retryable: true },
-        );
-        controller.abort(error);
-        resolve({ status: "retryable", error });
-      }, this.#exportTimeoutMs);
+        ),
+      );
+    }, this.#exportTimeoutMs);
+    // Abandoned (timeout or shutdown): retryable, whether or not the
+    // backend honours the signal.
+    const abandoned = new Promise<SendResult>((resolve) => {
+      controller.signal.addEventListener("abort", () => {
+        const reason = controller.signal.reason;
+        resolve({
+          status: "retryable",
+          error: reason instanceof Error ? reason : new Error(String(reason)),
+        });
+      }, { once: true });
     });
     const attempt = (async (): Promise<SendResult> => {
       try {
@@ -613,9 +675,10 @@ export class BatchProcessor {
       }
     })();
     try {
-      return await Promise.race([attempt, timedOut]);
+      return await Promise.race([attempt, abandoned]);
     } finally {
       this.#clock.clearTimeout(timer);
+      this.#inflight = undefined;
     }
   }
 

@@ -53,7 +53,26 @@ interface Resident extends SpoolRecord {
 
 interface Owner {
   pid?: number;
+  /** Random per process: tells this process from an earlier one with the same pid (containers). */
+  process?: string;
   startedMs?: number;
+}
+
+/** Identifies this process in owner files, beside its pid. */
+const PROCESS_NONCE: string = crypto.randomUUID();
+
+/** Session folders open in this process: never adopted by another spool of it. */
+const OPEN_SESSIONS = new Set<string>();
+
+function ownerOfThisProcess(): Owner {
+  return { pid: processId(), process: PROCESS_NONCE, startedMs: Date.now() };
+}
+
+/** Whether the process that owns a session is gone, so its events are orphans. */
+function isOrphan(owner: Owner, path: string): boolean {
+  if (owner.process === PROCESS_NONCE) return !OPEN_SESSIONS.has(path);
+  if (owner.pid === processId() && owner.process !== undefined) return true;
+  return typeof owner.pid !== "number" || !isProcessAlive(owner.pid);
 }
 
 const encoder = new TextEncoder();
@@ -119,8 +138,6 @@ async function readRange(
  * ```
  */
 export class FileSpool implements Spool {
-  /** Always `true`: appended events survive the process. */
-  readonly durable: boolean = true;
   #fs: FileSystemLike;
   #laneDir: string;
   #sessionDir: string;
@@ -178,6 +195,11 @@ export class FileSpool implements Spool {
 
   /** Events appended (or adopted) and not yet acknowledged. */
   get pendingEvents(): number {
+    return this.#pendingEvents;
+  }
+
+  /** Every pending event is on disk. */
+  get durableEvents(): number {
     return this.#pendingEvents;
   }
 
@@ -319,6 +341,7 @@ export class FileSpool implements Spool {
     await this.#ready.catch(() => {});
     await this.#handle?.close();
     this.#handle = undefined;
+    OPEN_SESSIONS.delete(this.#sessionDir);
     if (this.#pendingEvents === 0) {
       await this.#fs.rm(this.#sessionDir, { recursive: true, force: true });
     }
@@ -337,6 +360,7 @@ export class FileSpool implements Spool {
       this.#ready = undefined;
       this.#session = randomId();
       const failed = this.#sessionDir;
+      OPEN_SESSIONS.delete(failed);
       this.#sessionDir = joinPath(this.#laneDir, `s-${this.#session}`);
       throw cause instanceof SpoolError ? cause : new SpoolError(
         `Cannot open the spool at '${failed}': ${(cause as Error).message}`,
@@ -353,11 +377,12 @@ export class FileSpool implements Spool {
     // that no other process ever sees a session without its owner file.
     const temporary = joinPath(this.#laneDir, `t-${this.#session}`);
     await fs.mkdir(temporary, { recursive: true });
-    const owner: Owner = { pid: processId(), startedMs: Date.now() };
+    const owner = ownerOfThisProcess();
     await fs.writeFile(
       joinPath(temporary, "owner.json"),
       JSON.stringify(owner),
     );
+    OPEN_SESSIONS.add(this.#sessionDir);
     await fs.rename(temporary, this.#sessionDir);
     this.#handle = await fs.open(
       joinPath(this.#sessionDir, segmentName(0)),
@@ -558,27 +583,29 @@ export class FileSpool implements Spool {
       const owner = await fs.readFile(joinPath(path, "owner.json"), "utf8")
         .then((text) => JSON.parse(text) as Owner)
         .catch(() => ({} as Owner));
-      if (typeof owner.pid === "number" && isProcessAlive(owner.pid)) continue;
+      if (!isOrphan(owner, path)) continue;
       // Claim it by renaming; only one process can win the rename.
       const claimed = joinPath(
         this.#laneDir,
         `a-${this.#session}-${name.slice(2)}`,
       );
+      OPEN_SESSIONS.add(claimed);
       try {
         await fs.rename(path, claimed);
       } catch {
+        OPEN_SESSIONS.delete(claimed);
         continue; // another process claimed it first
       }
       try {
         await fs.writeFile(
           joinPath(claimed, "owner.json"),
-          JSON.stringify(
-            { pid: processId(), startedMs: Date.now() } satisfies Owner,
-          ),
+          JSON.stringify(ownerOfThisProcess()),
         );
         await this.#copyPending(claimed, seen);
         await fs.rm(claimed, { recursive: true, force: true });
+        OPEN_SESSIONS.delete(claimed);
       } catch (cause) {
+        OPEN_SESSIONS.delete(claimed);
         // Left in place (owned by this process): a later process retries it.
         this.#warn(
           `Cannot replay the spool left by a dead process in '${claimed}': ${

@@ -25,8 +25,8 @@ export interface MemorySpoolOptions {
  * ```
  */
 export class MemorySpool implements Spool {
-  /** Always `false`: the records live only as long as the process. */
-  readonly durable: boolean = false;
+  /** Always 0: the records live only as long as the process. */
+  readonly durableEvents: number = 0;
   #records: SpoolRecord[] = [];
   #head = 0;
   #bytes = 0;

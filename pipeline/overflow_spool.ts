@@ -5,7 +5,7 @@ import type { Spool, SpoolRecord } from "./spool.ts";
 export interface OverflowSpoolOptions {
   /** The fast spool that records go to first (a `MemorySpool` without a bound of its own). */
   primary: Spool;
-  /** Makes the spool that takes what does not fit, on first need (a `FileSpool`). */
+  /** Makes the spool that takes what does not fit (a `FileSpool`). */
   createOverflow: () => Spool;
   /**
    * Most bytes held by `primary`; past it, records go to the overflow spool.
@@ -36,40 +36,42 @@ export interface OverflowSpoolOptions {
  */
 export class OverflowSpool implements Spool {
   #primary: Spool;
-  #createOverflow: () => Spool;
-  #overflow: Spool | undefined;
+  #overflow: Spool;
   #maxPrimaryBytes: number;
   #peekedFrom: Spool | undefined;
 
   /**
-   * Creates the two-tier spool; the overflow spool is made on first need.
+   * Creates the two-tier spool.
    *
    * @param options The tiers and the primary's byte bound.
    */
   constructor(options: OverflowSpoolOptions) {
     this.#primary = options.primary;
-    this.#createOverflow = options.createOverflow;
+    // Made at once (a file spool does no I/O until first used), so that
+    // the first time the primary runs dry, the overflow left by a process
+    // that died is adopted and replayed.
+    this.#overflow = options.createOverflow();
     this.#maxPrimaryBytes = options.maxPrimaryBytes ?? 64 * 1024 * 1024;
   }
 
-  /** Durable only in part (the overflow), so reported as not durable. */
-  get durable(): boolean {
-    return false;
+  /** Pending events in the overflow tier, which is on disk. */
+  get durableEvents(): number {
+    return this.#overflow.durableEvents;
   }
 
   /** Events held in both tiers. */
   get pendingEvents(): number {
-    return this.#primary.pendingEvents + (this.#overflow?.pendingEvents ?? 0);
+    return this.#primary.pendingEvents + this.#overflow.pendingEvents;
   }
 
   /** Bytes held in both tiers. */
   get pendingBytes(): number {
-    return this.#primary.pendingBytes + (this.#overflow?.pendingBytes ?? 0);
+    return this.#primary.pendingBytes + (this.#overflow.pendingBytes);
   }
 
   /** Events held in the overflow tier. */
   get overflowEvents(): number {
-    return this.#overflow?.pendingEvents ?? 0;
+    return this.#overflow.pendingEvents;
   }
 
   /**
@@ -80,7 +82,7 @@ export class OverflowSpool implements Spool {
    */
   async append(records: readonly SpoolRecord[]): Promise<number> {
     let split = 0;
-    if ((this.#overflow?.pendingEvents ?? 0) === 0) {
+    if (this.#overflow.pendingEvents === 0) {
       let bytes = this.#primary.pendingBytes;
       while (
         split < records.length &&
@@ -97,7 +99,6 @@ export class OverflowSpool implements Spool {
       );
     }
     if (split < records.length) {
-      this.#overflow ??= this.#createOverflow();
       dropped += await this.#overflow.append(records.slice(split));
     }
     return dropped;
@@ -115,9 +116,7 @@ export class OverflowSpool implements Spool {
     this.#peekedFrom = this.#primary.pendingEvents > 0
       ? this.#primary
       : this.#overflow;
-    return this.#peekedFrom
-      ? this.#peekedFrom.peek(maxEvents, maxBytes)
-      : Promise.resolve([]);
+    return this.#peekedFrom.peek(maxEvents, maxBytes);
   }
 
   /**
@@ -144,12 +143,12 @@ export class OverflowSpool implements Spool {
   /** Syncs the overflow tier. */
   async sync(): Promise<void> {
     await this.#primary.sync();
-    await this.#overflow?.sync();
+    await this.#overflow.sync();
   }
 
   /** Closes both tiers. */
   async close(): Promise<void> {
     await this.#primary.close();
-    await this.#overflow?.close();
+    await this.#overflow.close();
   }
 }

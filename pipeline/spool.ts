@@ -21,8 +21,11 @@ export interface SpoolRecord {
  * Calls are never concurrent: the pipeline awaits each before the next.
  */
 export interface Spool {
-  /** Whether appended events survive the process (a file spool) or not (memory). */
-  readonly durable: boolean;
+  /**
+   * Pending events kept on disk, which survive the process and are replayed
+   * by the next one: all of them for a file spool, none for memory.
+   */
+  readonly durableEvents: number;
   /** Events appended and not yet acknowledged. */
   readonly pendingEvents: number;
   /** Bytes (NDJSON) appended and not yet acknowledged. */

@@ -106,18 +106,27 @@ export function requireFileSystem(
 }
 
 /**
- * Reads the environment without throwing where access is denied (Deno
- * without `--allow-env`) or absent (workers, browsers).
+ * The environment, read one variable at a time: access denied (Deno with
+ * `--allow-env=SOME,VARS` or none) or absent (workers, browsers) reads as
+ * `undefined` instead of throwing, and scoped permissions still let the
+ * allowed variables through.
  *
- * @returns A snapshot of the environment variables, possibly empty.
+ * @returns A read-only view of the environment variables.
  */
-export function readEnvironment(): Record<string, string | undefined> {
-  try {
-    const env = currentProcess()?.env;
-    return env ? { ...env } : {};
-  } catch {
-    return {};
-  }
+export function readEnvironment(): Readonly<
+  Record<string, string | undefined>
+> {
+  return new Proxy({} as Record<string, string | undefined>, {
+    get(_target, key): string | undefined {
+      if (typeof key !== "string") return undefined;
+      try {
+        const value = currentProcess()?.env?.[key];
+        return typeof value === "string" ? value : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  });
 }
 
 /**

@@ -21,6 +21,8 @@ import * as fsPromises from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSpool } from "../pipeline/file_spool.ts";
+import { MemorySpool } from "../pipeline/memory_spool.ts";
+import { OverflowSpool } from "../pipeline/overflow_spool.ts";
 import type { SpoolRecord } from "../pipeline/spool.ts";
 import { decodeEvent, encodeEvent } from "../event/codec.ts";
 import type { TrackingEvent } from "../event/types.ts";
@@ -607,6 +609,68 @@ describe("FileSpool", () => {
       assert.deepEqual((await drain(spool, 3)).map(keyOf), keys("d", 0, 49));
       assert.equal(await segmentFiles(), 1, "only the tail segment is left");
       await spool.close();
+    });
+  });
+  it("adopts a session closed with pending records earlier in this process, never one still open", async () => {
+    await withTempDir(async (dir) => {
+      const first = new FileSpool({ dir, lane: LANE });
+      await first.append(records("same", 0, 4));
+      await first.sync();
+      const meanwhile = new FileSpool({ dir, lane: LANE });
+      await meanwhile.sync();
+      assert.equal(
+        meanwhile.pendingEvents,
+        0,
+        "a session still open is not adopted",
+      );
+      await meanwhile.close();
+      await first.close(); // pending: kept for a replay
+      const next = new FileSpool({ dir, lane: LANE });
+      assert.deepEqual((await drain(next)).map(keyOf), keys("same", 0, 4));
+      assert.equal(next.adoptedEvents, 5);
+      await next.close();
+      assert.deepEqual(await sessions(join(dir, LANE)), []);
+    });
+  });
+  it("OverflowSpool replays the overflow left on disk by a process that died", async () => {
+    await withTempDir(async (dir) => {
+      const make = () =>
+        new OverflowSpool({
+          primary: new MemorySpool({ maxBytes: Infinity }),
+          createOverflow: () => new FileSpool({ dir, lane: LANE }),
+          maxPrimaryBytes: byteLength(encodeEvent(event("o", 0))) +
+            byteLength(encodeEvent(event("o", 1))),
+        });
+      const crashed = make();
+      await crashed.append(
+        records("o", 0, 9).map((record) => ({
+          ...record,
+          bytes: byteLength(encodeEvent(record.event)),
+        })),
+      );
+      await crashed.sync();
+      assert.equal(crashed.pendingEvents, 10);
+      assert.equal(
+        crashed.durableEvents,
+        8,
+        "two fit in memory, eight went to disk",
+      );
+      // The process dies: what was in memory is gone, the overflow stays on
+      // disk (closing keeps a session with pending records), its owner too.
+      await crashed.close();
+      const [session] = await sessions(join(dir, LANE));
+      await markDead(join(dir, LANE, session));
+
+      const next = make();
+      const replayed: TrackingEvent[] = [];
+      for (let guard = 0; guard < 100; guard++) {
+        const batch = await next.peek(3, 1 << 20);
+        if (batch.length === 0) break;
+        for (const record of batch) replayed.push(record.event);
+        await next.ack(batch.length);
+      }
+      assert.deepEqual(replayed.map(keyOf), keys("o", 2, 9));
+      await next.close();
     });
   });
 });

@@ -910,6 +910,58 @@ describe("BatchProcessor under a stalled backend", () => {
   });
 });
 
+describe("BatchProcessor with a failing spool", () => {
+  it("backs off between failed spills, bounds the queue and reports the drops", async () => {
+    const clock = new FakeClock();
+    let appends = 0;
+    const broken: Spool = {
+      durableEvents: 0,
+      pendingEvents: 0,
+      pendingBytes: 0,
+      append(): Promise<number> {
+        appends++;
+        return Promise.reject(new Error("read-only file system"));
+      },
+      peek: () => Promise.resolve([]),
+      ack: () => Promise.resolve(),
+      reject: () => Promise.resolve(),
+      sync: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend: new InMemoryBackend(),
+      spool: broken,
+      clock,
+      maxQueueBytes: 16 * 1024,
+      retry: { initialDelayMs: 1000, jitter: 0 },
+      onError: sink.onError,
+    });
+    const total = 20_000;
+    for (let seq = 0; seq < total; seq++) {
+      processor.enqueue(metric(seq));
+      if (seq % 100 === 99) await settle(1);
+    }
+    // No fake time passed: after the first failed spill, every later one
+    // waits for the backoff instead of failing again on the next log().
+    assert.ok(appends <= 3, `${appends} spill attempts without time passing`);
+    const stats = processor.stats();
+    assert.ok(
+      stats.dropped > 0,
+      "past four times the bound, events are dropped",
+    );
+    assert.ok(
+      stats.queued * 112 <= 4 * 16 * 1024 + 1024,
+      `queue holds ${stats.queued} events`,
+    );
+    assert.equal(stats.queued + stats.dropped, total);
+    assert.equal(
+      sink.dropped().reduce((sum, error) => sum + error.count, 0),
+      stats.dropped,
+    );
+  });
+});
+
 describe("Pipeline fan-out", () => {
   function deadBackend(): InMemoryBackend {
     return new InMemoryBackend({
@@ -1086,11 +1138,9 @@ describe("BatchProcessor timeouts", () => {
     });
   }
 
-  // Regression test for a fixed bug (pipeline/batch_processor.ts, shutdown(), lines 312-331): the drop
-  // count is taken from the flush report computed *before* awaiting the send
-  // still in flight. When that send then succeeds, the same events are
-  // counted both as sent and as dropped, onError gets a false
-  // DroppedEventsError, and the returned report still says `pending`.
+  // Regression test for a fixed bug: the drop count was taken from the flush
+  // report computed *before* awaiting the send still in flight, so events
+  // that send then delivered were counted both as sent and as dropped.
   it("BatchProcessor.shutdown() does not count events delivered by the in-flight send as dropped", async () => {
     const clock = new FakeClock();
     const backend = new ScriptedBackend(
@@ -1098,7 +1148,7 @@ describe("BatchProcessor timeouts", () => {
       clock,
       () =>
         new Promise<SendResult>((resolve) =>
-          clock.setTimeout(() => resolve({ status: "success" }), 3000)
+          clock.setTimeout(() => resolve({ status: "success" }), 1050)
         ),
     );
     const sink = errorSink();
@@ -1110,6 +1160,8 @@ describe("BatchProcessor timeouts", () => {
       onError: sink.onError,
     });
     for (let seq = 0; seq < 5; seq++) processor.enqueue(metric(seq));
+    // The flush deadline (1000 ms) passes with the send in flight; it
+    // completes within the grace given to an in-flight send (100 ms).
     const report = await drive(clock, processor.shutdown(1000));
     assert.deepEqual(seqs(backend.accepted), range(5));
     const stats = processor.stats();
@@ -1117,6 +1169,38 @@ describe("BatchProcessor timeouts", () => {
     assert.equal(stats.dropped, 0);
     assert.equal(sink.dropped().length, 0);
     assert.equal(report.status, "flushed");
+  });
+
+  it("BatchProcessor.shutdown() keeps its deadline: a send still in flight is abandoned and its events reported", async () => {
+    const clock = new FakeClock();
+    const backend = new ScriptedBackend(
+      "hung",
+      clock,
+      () => new Promise<SendResult>(() => {}), // never answers, ignores the signal
+    );
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend,
+      spool: new MemorySpool(),
+      clock,
+      exportTimeoutMs: 30_000,
+      onError: sink.onError,
+    });
+    for (let seq = 0; seq < 5; seq++) processor.enqueue(metric(seq));
+    const started = clock.now();
+    const report = await drive(clock, processor.shutdown(1000));
+    assert.ok(
+      clock.now() - started <= 1100,
+      `shutdown took ${clock.now() - started} ms of fake time`,
+    );
+    assert.equal(backend.calls.length, 1);
+    assert.equal(backend.calls[0].signal.aborted, true);
+    assert.equal(report.status, "pending");
+    assert.equal(processor.stats().dropped, 5);
+    assert.equal(
+      sink.dropped().reduce((sum, error) => sum + error.count, 0),
+      5,
+    );
   });
 
   it("BatchProcessor abandons a send that exceeds exportTimeoutMs, aborts its signal and retries", async () => {

@@ -1,5 +1,5 @@
 // This module is browser compatible: the filesystem is reached at run time.
-import { decodeEvent, encodeEvent } from "../../event/codec.ts";
+import { decodeEvent, encodeEvent, utf8ByteLength } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
 import { BackendError } from "../../errors/errors.ts";
 import type {
@@ -43,6 +43,7 @@ interface RunState {
   dir: string;
   metadata: RunMetadata;
   lastSeq: number;
+  size: number;
   handle: FileHandleLike;
 }
 
@@ -90,6 +91,8 @@ export class LocalBackend implements Backend {
   #root: string;
   #sync: boolean;
   #runs = new Map<string, RunState>();
+  #conflicts = new Map<string, BackendError>();
+  #chain: Promise<void> = Promise.resolve();
 
   /**
    * Creates the backend; folders are made on first use.
@@ -117,13 +120,30 @@ export class LocalBackend implements Backend {
    * @param batch Events in order within each run.
    * @returns `success`, or a `retryable` / `failure` result naming the cause.
    */
-  async send(batch: readonly TrackingEvent[]): Promise<SendResult> {
+  send(
+    batch: readonly TrackingEvent[],
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
+    // One send at a time: a send abandoned after a timeout may still be
+    // writing when its retry starts, and must finish first.
+    const result = this.#chain.then(() => this.#send(batch, signal));
+    this.#chain = result.then(() => {}, () => {});
+    return result;
+  }
+
+  async #send(
+    batch: readonly TrackingEvent[],
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
     try {
       const touched = new Map<
         RunState,
         { text: string; lastSeq: number; metadata: boolean }
       >();
       for (const event of batch) {
+        if (this.#conflicts.has(event.runId)) {
+          throw this.#conflicts.get(event.runId);
+        }
         const run = this.#runs.get(event.runId) ?? await this.#openRun(event);
         let pending = touched.get(run);
         if (!pending) {
@@ -139,10 +159,38 @@ export class LocalBackend implements Backend {
         }
       }
       for (const [run, pending] of touched) {
+        if (signal?.aborted) {
+          return {
+            status: "retryable",
+            error: new BackendError("The write was abandoned", {
+              backend: this.name,
+            }),
+          };
+        }
         if (pending.text !== "") {
-          await run.handle.write(pending.text);
-          if (this.#sync) await run.handle.datasync();
+          const sizeBefore = run.size;
+          try {
+            const written = await run.handle.write(pending.text) as {
+              bytesWritten?: number;
+            } | undefined;
+            const expected = utf8ByteLength(pending.text);
+            if (
+              typeof written?.bytesWritten === "number" &&
+              written.bytesWritten !== expected
+            ) {
+              throw new Error(
+                `short write: ${written.bytesWritten} of ${expected} bytes`,
+              );
+            }
+            run.size = sizeBefore + expected;
+          } catch (cause) {
+            // Cut off whatever part was written: no torn line mid-journal.
+            await run.handle.truncate(sizeBefore).catch(() => {});
+            throw cause;
+          }
+          // Written: a retry must not write it again, even if the sync fails.
           run.lastSeq = pending.lastSeq;
+          if (this.#sync) await run.handle.datasync();
         }
         if (pending.metadata) await this.#writeMetadata(run);
         if (run.metadata.status !== "running") {
@@ -210,9 +258,23 @@ export class LocalBackend implements Backend {
         startedMs: event.timestampMs,
       }));
     const eventsPath = joinPath(dir, RUN_FILES.events);
-    const lastSeq = await recoverJournal(fs, eventsPath);
+    const { lastSeq, size, first } = await recoverJournal(fs, eventsPath);
+    if (
+      event.kind === "run_start" && first?.kind === "run_start" &&
+      first.timestampMs !== event.timestampMs
+    ) {
+      // Not a replay of the stored start: another logger reused the id.
+      const conflict = new BackendError(
+        `Cannot start run '${event.runId}' in '${dir}': a run with that id already exists (started at ${
+          new Date(first.timestampMs).toISOString()
+        }); resuming a stored run is not supported, use a new runId`,
+        { backend: this.name, retryable: false },
+      );
+      this.#conflicts.set(event.runId, conflict);
+      throw conflict;
+    }
     const handle = await fs.open(eventsPath, "a");
-    const run: RunState = { dir, metadata, lastSeq, handle };
+    const run: RunState = { dir, metadata, lastSeq, size, handle };
     this.#runs.set(event.runId, run);
     return run;
   }
@@ -278,53 +340,81 @@ function applyToMetadata(metadata: RunMetadata, event: TrackingEvent): boolean {
 
 /**
  * Cuts a torn last line off a journal (a write interrupted by a crash) and
- * returns the `seq` of its last complete event, or -1 when it is empty.
+ * returns the `seq` of its last complete event (-1 when empty), its size
+ * after the cut, and its first event.
  */
 async function recoverJournal(
   fs: FileSystemLike,
   path: string,
-): Promise<number> {
+): Promise<
+  { lastSeq: number; size: number; first: TrackingEvent | undefined }
+> {
   let handle: FileHandleLike;
   try {
     handle = await fs.open(path, "r+");
   } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") return -1;
+    if ((error as { code?: string }).code === "ENOENT") {
+      return { lastSeq: -1, size: 0, first: undefined };
+    }
     throw error;
   }
   try {
     const { size } = await handle.stat();
-    let window = 64 * 1024;
-    while (true) {
-      const start = Math.max(0, size - window);
-      const buffer = new Uint8Array(size - start);
+    const read = async (start: number, length: number): Promise<Uint8Array> => {
+      const buffer = new Uint8Array(length);
       let done = 0;
-      while (done < buffer.length) {
+      while (done < length) {
         const { bytesRead } = await handle.read(
           buffer,
           done,
-          buffer.length - done,
+          length - done,
           start + done,
         );
         if (bytesRead === 0) break;
         done += bytesRead;
       }
+      return buffer.subarray(0, done);
+    };
+    // The last complete line, reading a growing window from the end.
+    let window = 64 * 1024;
+    let end = size;
+    let lastLine: Uint8Array | undefined;
+    while (true) {
+      const start = Math.max(0, size - window);
+      const buffer = await read(start, size - start);
       const lastNewline = buffer.lastIndexOf(10);
-      if (lastNewline === -1 && start > 0) {
-        window *= 4;
-        continue;
+      if (lastNewline === -1) {
+        if (start > 0) {
+          window *= 4;
+          continue;
+        }
+        end = 0;
+        break;
       }
-      const completeEnd = start + lastNewline + 1;
-      if (completeEnd < size) await handle.truncate(completeEnd);
-      if (lastNewline === -1) return -1;
+      end = start + lastNewline + 1;
       const before = buffer.lastIndexOf(10, lastNewline - 1);
       if (before === -1 && start > 0) {
         window *= 4;
         continue;
       }
-      return decodeEvent(
-        decoder.decode(buffer.subarray(before + 1, lastNewline)),
-      ).seq;
+      lastLine = buffer.subarray(before + 1, lastNewline);
+      break;
     }
+    if (end < size) await handle.truncate(end);
+    if (!lastLine) return { lastSeq: -1, size: end, first: undefined };
+    const lastSeq = decodeEvent(decoder.decode(lastLine)).seq;
+    // The first line: the run's start, to tell a replay from a reused id.
+    const head = await read(0, Math.min(end, 64 * 1024));
+    const firstNewline = head.indexOf(10);
+    let first: TrackingEvent | undefined;
+    try {
+      first = firstNewline > 0
+        ? decodeEvent(decoder.decode(head.subarray(0, firstNewline)))
+        : undefined;
+    } catch {
+      first = undefined;
+    }
+    return { lastSeq, size: end, first };
   } finally {
     await handle.close();
   }

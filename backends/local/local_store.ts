@@ -46,8 +46,6 @@ export interface LocalStoreOptions {
   fs?: FileSystemLike;
 }
 
-const decoder = new TextDecoder();
-
 /**
  * Reads the local store: projects, runs, their metadata, events and metric
  * series. The dashboard and `sync` are built on it.
@@ -174,6 +172,8 @@ export class LocalStore {
       );
     }
     try {
+      // One decoder per reader: a streaming decoder keeps state between chunks.
+      const decoder = new TextDecoder();
       const buffer = new Uint8Array(1024 * 1024);
       let carry = "";
       let position = 0;
