@@ -21,6 +21,8 @@
  *
  * @module
  */
+import "./backends/builtin.ts";
+
 export {
   createLogger,
   type EndOptions,

@@ -18,8 +18,13 @@ import {
 } from "../pipeline/pipeline.ts";
 import type { Spool } from "../pipeline/spool.ts";
 import { systemClock } from "../runtime/clock.ts";
-import { getFileSystem, joinPath, readEnvironment } from "../runtime/fs.ts";
-import { assertSafeName, DEFAULT_LOCAL_DIR } from "../backends/local/layout.ts";
+import {
+  assertSafeName,
+  DEFAULT_DIR,
+  getFileSystem,
+  joinPath,
+  readEnvironment,
+} from "../runtime/fs.ts";
 import { flattenParams } from "./params.ts";
 import { createBackend, detectBackend } from "./registry.ts";
 
@@ -200,7 +205,7 @@ export class Logger {
    */
   constructor(options: LoggerOptions = {}) {
     const env = options.env ?? readEnvironment();
-    const dir = options.dir ?? env.UETAI_DIR ?? DEFAULT_LOCAL_DIR;
+    const dir = options.dir ?? env.UETAI_DIR ?? DEFAULT_DIR;
     this.#project = options.project ?? env.UETAI_PROJECT ?? "default";
     assertSafeName("project", this.#project);
     this.#runId = options.runId ?? newRunId();

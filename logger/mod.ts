@@ -14,6 +14,8 @@
  *
  * @module
  */
+import "../backends/builtin.ts";
+
 export {
   createLogger,
   type EndOptions,

@@ -1,6 +1,4 @@
 // This module is browser compatible.
-import { InMemoryBackend } from "../backends/memory/memory_backend.ts";
-import { LocalBackend } from "../backends/local/local_backend.ts";
 import type { Backend } from "../pipeline/backend.ts";
 
 /** What a backend factory gets to build its backend from. */
@@ -84,6 +82,15 @@ export function registeredBackends(): string[] {
  * @param context The environment and store folder.
  * @returns The backend.
  * @throws {TypeError} When no backend has that name; the message lists the registered ones.
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "@uetai/uetai/logger";
+ * import assert from "node:assert/strict";
+ * const backend = createBackend("memory", { env: {}, dir: ".uetai" });
+ * assert.equal(backend.name, "memory");
+ * assert.throws(() => createBackend("nope", { env: {}, dir: ".uetai" }), TypeError);
+ * ```
  */
 export function createBackend(name: string, context: BackendContext): Backend {
   const factory = factories.get(name);
@@ -104,6 +111,20 @@ export function createBackend(name: string, context: BackendContext): Backend {
  *
  * @param env The environment.
  * @returns The backend's name, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { detectBackend, registerBackend } from "@uetai/uetai/logger";
+ * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
+ * registerBackend({
+ *   name: "example",
+ *   detect: (env) => env.EXAMPLE_API_KEY !== undefined,
+ *   create: () => new InMemoryBackend({ name: "example" }),
+ * });
+ * assert.equal(detectBackend({ EXAMPLE_API_KEY: "k" }), "example");
+ * assert.equal(detectBackend({}), undefined);
+ * ```
  */
 export function detectBackend(
   env: Readonly<Record<string, string | undefined>>,
@@ -113,9 +134,3 @@ export function detectBackend(
   }
   return undefined;
 }
-
-registerBackend({
-  name: "local",
-  create: ({ dir }) => new LocalBackend({ dir }),
-});
-registerBackend({ name: "memory", create: () => new InMemoryBackend() });

@@ -130,6 +130,24 @@ export type QueueItem = TrackingEvent | MetricGroup;
  *
  * @param item An event or a metric group.
  * @param out Where the events go.
+ *
+ * @example
+ * ```ts
+ * import { expandQueueItem } from "@uetai/uetai/pipeline";
+ * import type { TrackingEvent } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
+ * const out: TrackingEvent[] = [];
+ * expandQueueItem({
+ *   kind: "metric_group",
+ *   runId: "r",
+ *   seq: 5,
+ *   timestampMs: 0,
+ *   step: 2,
+ *   values: { loss: 0.5, accuracy: 0.9 },
+ *   count: 2,
+ * }, out);
+ * assert.deepEqual(out.map((e) => e.seq), [5, 6]);
+ * ```
  */
 export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
   if (item.kind !== "metric_group") {
@@ -451,12 +469,10 @@ export class BatchProcessor {
         // every log() into another failed write.
         this.#spillFailures++;
         this.#spillBackoffUntilMs = this.#clock.now() +
-          backoffDelayMs(
-            this.#spillFailures,
-            this.#retry,
-            undefined,
-            this.#random,
-          );
+          backoffDelayMs(this.#spillFailures, {
+            ...this.#retry,
+            random: this.#random,
+          });
         this.#lastError = error as Error;
         this.#report(error as Error);
       })
@@ -591,12 +607,11 @@ export class BatchProcessor {
         } else if (result.status === "retryable") {
           this.#attempt++;
           this.#retried++;
-          const delayMs = backoffDelayMs(
-            this.#attempt,
-            this.#retry,
-            result.retryAfterMs,
-            this.#random,
-          );
+          const delayMs = backoffDelayMs(this.#attempt, {
+            ...this.#retry,
+            retryAfterMs: result.retryAfterMs,
+            random: this.#random,
+          });
           this.#backoffUntilMs = this.#clock.now() + delayMs;
           const error = new BackendError(
             `Cannot send ${records.length} events to '${this.#backend.name}', retrying in ${delayMs} ms (attempt ${this.#attempt})${
@@ -638,7 +653,7 @@ export class BatchProcessor {
       this.#report(failure);
       this.#attempt++;
       this.#backoffUntilMs = this.#clock.now() +
-        backoffDelayMs(this.#attempt, this.#retry, undefined, this.#random);
+        backoffDelayMs(this.#attempt, { ...this.#retry, random: this.#random });
     }
   }
 

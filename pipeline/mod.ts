@@ -42,7 +42,12 @@ export {
   type PipelineOptions,
   type PipelineStats,
 } from "./pipeline.ts";
-export { backoffDelayMs, parseRetryAfter, type RetryOptions } from "./retry.ts";
+export {
+  backoffDelayMs,
+  type BackoffOptions,
+  parseRetryAfter,
+  type RetryOptions,
+} from "./retry.ts";
 export type { Spool, SpoolFactory, SpoolRecord } from "./spool.ts";
 export { MemorySpool, type MemorySpoolOptions } from "./memory_spool.ts";
 export { FileSpool, type FileSpoolOptions } from "./file_spool.ts";

@@ -25,29 +25,38 @@ export interface RetryOptions {
   jitter?: number;
 }
 
+/** Options of {@linkcode backoffDelayMs}: the backoff settings and this try's inputs. */
+export interface BackoffOptions extends RetryOptions {
+  /** What the service asked for (`Retry-After`), if anything; it wins over the backoff. */
+  retryAfterMs?: number;
+  /**
+   * A source of numbers in [0, 1) for the jitter.
+   * @default {Math.random}
+   */
+  random?: () => number;
+}
+
 /**
  * Computes the wait before retry number `attempt` (1 for the first retry).
  * A `retryAfterMs` from the service wins over the computed backoff.
  *
  * @param attempt The retry about to be made, from 1.
- * @param options Backoff settings.
- * @param retryAfterMs What the service asked for, if anything.
- * @param random A source of numbers in [0, 1); `Math.random` by default.
+ * @param options Backoff settings, `retryAfterMs` and the random source.
  * @returns The delay in milliseconds.
  *
  * @example
  * ```ts
  * import { backoffDelayMs } from "@uetai/uetai/pipeline";
- * console.log(backoffDelayMs(3, { initialDelayMs: 100, jitter: 0 })); // 400
- * console.log(backoffDelayMs(3, { initialDelayMs: 100 }, 7000)); // 7000
+ * import assert from "node:assert/strict";
+ * assert.equal(backoffDelayMs(3, { initialDelayMs: 100, jitter: 0 }), 400);
+ * assert.equal(backoffDelayMs(3, { initialDelayMs: 100, retryAfterMs: 7000 }), 7000);
  * ```
  */
 export function backoffDelayMs(
   attempt: number,
-  options: RetryOptions = {},
-  retryAfterMs?: number,
-  random: () => number = Math.random,
+  options: BackoffOptions = {},
 ): number {
+  const retryAfterMs = options.retryAfterMs;
   if (
     retryAfterMs !== undefined && Number.isFinite(retryAfterMs) &&
     retryAfterMs >= 0
@@ -58,6 +67,7 @@ export function backoffDelayMs(
   const max = options.maxDelayMs ?? 30_000;
   const multiplier = options.multiplier ?? 2;
   const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
+  const random = options.random ?? Math.random;
   const base = Math.min(max, initial * multiplier ** Math.max(0, attempt - 1));
   return Math.round(base * (1 - jitter) + base * jitter * random());
 }

@@ -168,3 +168,29 @@ export function joinPath(...parts: string[]): string {
   const joined = parts.filter((part) => part !== "").join("/");
   return joined.replace(/\/{2,}/g, "/");
 }
+
+/** Default root folder of the local store and the spools. */
+export const DEFAULT_DIR = ".uetai";
+
+/**
+ * Checks that a project name or run id is safe as one folder name.
+ *
+ * @param what `"project"` or `"runId"`, for the message.
+ * @param value The name.
+ * @throws {TypeError} When the name is empty, has a separator or NUL, or starts with '.'.
+ */
+export function assertSafeName(
+  what: string,
+  value: unknown,
+): asserts value is string {
+  if (
+    typeof value !== "string" || value === "" || value.length > 200 ||
+    /[/\\\0:]/.test(value) || value.startsWith(".")
+  ) {
+    throw new TypeError(
+      `Cannot use ${what} ${
+        JSON.stringify(value)
+      }: expected a non-empty name of at most 200 characters without '/', '\\', ':' or NUL, not starting with '.'`,
+    );
+  }
+}

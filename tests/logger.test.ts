@@ -5,8 +5,8 @@ import {
   type Logger,
   type LoggerOptions,
   type LogValues,
-} from "../logger/logger.ts";
-import { registeredBackends } from "../logger/registry.ts";
+  registeredBackends,
+} from "../logger/mod.ts";
 import { InMemoryBackend } from "../backends/memory/mod.ts";
 import type { ErrorState } from "../pipeline/mod.ts";
 import { TrackerError } from "../errors/errors.ts";

@@ -471,25 +471,26 @@ describe("retry", () => {
       300,
     );
     // Defaults: 500 ms, factor 2, half jitter.
-    assert.equal(backoffDelayMs(2, {}, undefined, () => 0), 500);
-    assert.equal(backoffDelayMs(2, {}, undefined, () => 0.5), 750);
+    assert.equal(backoffDelayMs(2, { random: () => 0 }), 500);
+    assert.equal(backoffDelayMs(2, { random: () => 0.5 }), 750);
     // retryAfterMs wins, even over the cap; invalid values are ignored.
-    assert.equal(backoffDelayMs(3, {}, 7000), 7000);
-    assert.equal(backoffDelayMs(1, { maxDelayMs: 1000 }, 60_000), 60_000);
-    assert.equal(backoffDelayMs(3, options, 0), 0);
-    assert.equal(backoffDelayMs(3, options, -1), 400);
-    assert.equal(backoffDelayMs(3, options, NaN), 400);
-    assert.equal(backoffDelayMs(3, options, Infinity), 400);
+    assert.equal(backoffDelayMs(3, { retryAfterMs: 7000 }), 7000);
+    assert.equal(
+      backoffDelayMs(1, { maxDelayMs: 1000, retryAfterMs: 60_000 }),
+      60_000,
+    );
+    assert.equal(backoffDelayMs(3, { ...options, retryAfterMs: 0 }), 0);
+    assert.equal(backoffDelayMs(3, { ...options, retryAfterMs: -1 }), 400);
+    assert.equal(backoffDelayMs(3, { ...options, retryAfterMs: NaN }), 400);
+    assert.equal(
+      backoffDelayMs(3, { ...options, retryAfterMs: Infinity }),
+      400,
+    );
   });
 
   it("backoffDelayMs() spreads the delay by jitter and clamps jitter to [0, 1]", () => {
     const at = (random: number, jitter: number) =>
-      backoffDelayMs(
-        1,
-        { initialDelayMs: 1000, jitter },
-        undefined,
-        () => random,
-      );
+      backoffDelayMs(1, { initialDelayMs: 1000, jitter, random: () => random });
     assert.equal(at(0, 0.5), 500);
     assert.equal(at(0.5, 0.5), 750);
     assert.equal(at(0.999, 0.5), 1000);

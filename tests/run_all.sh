@@ -25,17 +25,15 @@ count() { # runner pass fail exit-code
 echo "== deno test (${#files[@]} files, and the @example blocks of every entrypoint)"
 "$DENO" test -A --junit-path="$work/deno.xml" "${files[@]}" 2>&1 | tee "$work/deno.log"
 code=${PIPESTATUS[0]}
-cases=$(grep -o '<testcase ' "$work/deno.xml" 2>/dev/null | wc -l)
-fails=$(grep -o '<failure' "$work/deno.xml" 2>/dev/null | wc -l)
-count deno "$((cases - fails))" "$fails" "$code"
+read -r pass fail < <(node tests/junit_count.mjs "$work/deno.xml")
+count deno "$pass" "$fail" "$code"
 
 entrypoints=$(node -e 'const c=JSON.parse(require("fs").readFileSync("deno.json","utf8"));console.log(Object.values(c.exports).join(" "))')
 doc_files=$(grep -rl --include='*.ts' '@example' $(for e in $entrypoints; do dirname "$e"; done | sort -u | grep -v '^\.$') mod.ts | sort -u)
 "$DENO" test -A --doc --junit-path="$work/doc.xml" $doc_files 2>&1 | tail -n 5 | tee "$work/doc.log"
 code=${PIPESTATUS[0]}
-cases=$(grep -o '<testcase ' "$work/doc.xml" 2>/dev/null | wc -l)
-fails=$(grep -o '<failure' "$work/doc.xml" 2>/dev/null | wc -l)
-count "deno test --doc" "$((cases - fails))" "$fails" "$code"
+read -r pass fail < <(node tests/junit_count.mjs "$work/doc.xml")
+count "deno test --doc" "$pass" "$fail" "$code"
 
 echo "== bun test"
 "$BUN" test $(printf './%s ' "${files[@]}") 2>&1 | tee "$work/bun.log"

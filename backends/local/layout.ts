@@ -1,12 +1,14 @@
 // This module is browser compatible.
 import type { ParamValue, RunStatus } from "../../event/types.ts";
-import { joinPath } from "../../runtime/fs.ts";
+import { assertSafeName, DEFAULT_DIR, joinPath } from "../../runtime/fs.ts";
+
+export { assertSafeName };
 
 /** Version of the local store's file layout, written in `run.json`. */
 export const LOCAL_STORE_SCHEMA_VERSION = 1;
 
 /** Default root folder of the local store. */
-export const DEFAULT_LOCAL_DIR = ".uetai";
+export const DEFAULT_LOCAL_DIR: string = DEFAULT_DIR;
 
 /** File names inside a run folder. */
 export const RUN_FILES = {
@@ -36,29 +38,6 @@ export interface RunMetadata {
   startedMs: number;
   /** When the run ended, if it did. */
   endedMs?: number;
-}
-
-/**
- * Checks that a project name or run id is safe as one folder name.
- *
- * @param what `"project"` or `"runId"`, for the message.
- * @param value The name.
- * @throws {TypeError} When the name is empty, has a separator or NUL, or starts with '.'.
- */
-export function assertSafeName(
-  what: string,
-  value: unknown,
-): asserts value is string {
-  if (
-    typeof value !== "string" || value === "" || value.length > 200 ||
-    /[/\\\0:]/.test(value) || value.startsWith(".")
-  ) {
-    throw new TypeError(
-      `Cannot use ${what} ${
-        JSON.stringify(value)
-      }: expected a non-empty name of at most 200 characters without '/', '\\', ':' or NUL, not starting with '.'`,
-    );
-  }
 }
 
 /**

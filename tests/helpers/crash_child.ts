@@ -23,7 +23,7 @@
 // Sequence numbers: `run_start` is seq 0; step `s` logs keys `k0..k{K-1}`
 // with seqs `1 + s*K .. (s+1)*K`; so after `n` steps the last seq is `n*K`.
 import { appendFileSync } from "node:fs";
-import { createLogger } from "../../logger/logger.ts";
+import { createLogger } from "../../mod.ts";
 import { encodeEvents } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
 import type { Backend, SendResult } from "../../pipeline/backend.ts";
