@@ -12,11 +12,14 @@
  * @example
  * ```ts
  * import { createLogger } from "@uetai/uetai";
+ * import assert from "node:assert/strict";
  * await using logger = createLogger({ project: "quickstart", backend: "memory" });
  * logger.logParams({ lr: 0.01, epochs: 3 });
  * for (let step = 0; step < 100; step++) {
  *   logger.log({ loss: Math.exp(-step / 30), accuracy: 1 - Math.exp(-step / 20) }, { step });
  * }
+ * const report = await logger.flush();
+ * assert.ok(report.ok);
  * ```
  *
  * @module

@@ -7,8 +7,9 @@
  * @example Catch any uetai failure
  * ```ts
  * import { isTrackerError, TrackerError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
  * const error: unknown = new TrackerError("Cannot reach the backend");
- * console.log(isTrackerError(error)); // true
+ * assert.ok(isTrackerError(error));
  * ```
  */
 export class TrackerError extends Error {
@@ -31,8 +32,10 @@ export class TrackerError extends Error {
  * @example
  * ```ts
  * import { BackendError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
  * const error = new BackendError("Request was rejected", { backend: "local", retryable: false });
- * console.log(error.backend, error.retryable); // local false
+ * assert.equal(error.backend, "local");
+ * assert.equal(error.retryable, false);
  * ```
  */
 export class BackendError extends TrackerError {
@@ -73,8 +76,9 @@ export class BackendError extends TrackerError {
  * @example
  * ```ts
  * import { SpoolError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
  * const error = new SpoolError("Cannot append to the spool", { path: ".uetai/_spool" });
- * console.log(error.path); // .uetai/_spool
+ * assert.equal(error.path, ".uetai/_spool");
  * ```
  */
 export class SpoolError extends TrackerError {
@@ -104,10 +108,11 @@ export class SpoolError extends TrackerError {
  * @example
  * ```ts
  * import { UnsupportedRuntimeError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
  * const error = new UnsupportedRuntimeError("Cannot open the local store: this runtime has no filesystem", {
  *   capability: "filesystem",
  * });
- * console.log(error.capability); // filesystem
+ * assert.equal(error.capability, "filesystem");
  * ```
  */
 export class UnsupportedRuntimeError extends TrackerError {
@@ -135,11 +140,12 @@ export class UnsupportedRuntimeError extends TrackerError {
  * @example
  * ```ts
  * import { DroppedEventsError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
  * const error = new DroppedEventsError("Dropped 3 events: the memory spool is full", {
  *   backend: "local",
  *   count: 3,
  * });
- * console.log(error.count); // 3
+ * assert.equal(error.count, 3);
  * ```
  */
 export class DroppedEventsError extends TrackerError {
@@ -183,7 +189,8 @@ const TRACKER_ERROR_NAMES: ReadonlySet<string> = new Set([
  * @example
  * ```ts
  * import { isTrackerError } from "@uetai/uetai/errors";
- * console.log(isTrackerError(new Error("x"))); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isTrackerError(new Error("x")), false);
  * ```
  */
 export function isTrackerError(value: unknown): value is TrackerError {
@@ -200,7 +207,8 @@ export function isTrackerError(value: unknown): value is TrackerError {
  * @example
  * ```ts
  * import { BackendError, isBackendError } from "@uetai/uetai/errors";
- * console.log(isBackendError(new BackendError("x", { backend: "local" }))); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(isBackendError(new BackendError("x", { backend: "local" })));
  * ```
  */
 export function isBackendError(value: unknown): value is BackendError {

@@ -8,7 +8,8 @@
  * @example
  * ```ts
  * import { BackendError, isTrackerError } from "@uetai/uetai/errors";
- * console.log(isTrackerError(new BackendError("Server said 500", { backend: "local", status: 500 })));
+ * import assert from "node:assert/strict";
+ * assert.ok(isTrackerError(new BackendError("Server said 500", { backend: "local", status: 500 })));
  * ```
  *
  * @module

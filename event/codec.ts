@@ -22,8 +22,9 @@ const PREFIX = `{"v":${EVENT_SCHEMA_VERSION},`;
  * @example
  * ```ts
  * import { encodeEvent } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const line = encodeEvent({ kind: "tag", runId: "r1", seq: 1, timestampMs: 0, tags: ["a"] });
- * console.log(line); // {"v":1,"kind":"tag","runId":"r1","seq":1,"timestampMs":0,"tags":["a"]}
+ * assert.equal(line, '{"v":1,"kind":"tag","runId":"r1","seq":1,"timestampMs":0,"tags":["a"]}');
  * ```
  */
 export function encodeEvent(event: TrackingEvent): string {
@@ -61,8 +62,9 @@ function encodeMetric(event: MetricEvent): string {
  * @example
  * ```ts
  * import { decodeEvents, encodeEvents } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const text = encodeEvents([{ kind: "tag", runId: "r1", seq: 1, timestampMs: 0, tags: ["a"] }]);
- * console.log(decodeEvents(text).length); // 1
+ * assert.equal(decodeEvents(text).length, 1);
  * ```
  */
 export function encodeEvents(events: readonly TrackingEvent[]): string {
@@ -100,8 +102,9 @@ function reviveNumber(value: unknown, line: string): number {
  * @example
  * ```ts
  * import { decodeEvent } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const event = decodeEvent('{"v":1,"kind":"run_end","runId":"r1","seq":9,"timestampMs":5,"status":"finished"}');
- * console.log(event.kind); // run_end
+ * assert.equal(event.kind, "run_end");
  * ```
  */
 export function decodeEvent(line: string): TrackingEvent {
@@ -205,10 +208,11 @@ export function decodeEvent(line: string): TrackingEvent {
  * @example
  * ```ts
  * import { decodeEvents } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const events = decodeEvents('{"v":1,"kind":"tag","runId":"r","seq":1,"timestampMs":0,"tags":[]}\n{"v":1,"ki', {
  *   allowTornTail: true,
  * });
- * console.log(events.length); // 1
+ * assert.equal(events.length, 1);
  * ```
  */
 export function decodeEvents(
@@ -249,7 +253,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * @example
  * ```ts
  * import { utf8ByteLength } from "@uetai/uetai/event";
- * console.log(utf8ByteLength("é")); // 2
+ * import assert from "node:assert/strict";
+ * assert.equal(utf8ByteLength("é"), 2);
  * ```
  */
 export function utf8ByteLength(text: string): number {

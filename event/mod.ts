@@ -8,9 +8,11 @@
  * @example Encode and decode
  * ```ts
  * import { decodeEvents, encodeEvents, type MetricEvent } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const point: MetricEvent = { kind: "metric", runId: "r1", seq: 1, timestampMs: 0, key: "loss", value: NaN, step: 0 };
  * const [back] = decodeEvents(encodeEvents([point]));
- * console.log(back.kind, (back as MetricEvent).value); // metric NaN
+ * assert.equal(back.kind, "metric");
+ * assert.ok(Number.isNaN((back as MetricEvent).value));
  * ```
  *
  * @module

@@ -176,12 +176,13 @@ function newRunId(): string {
  * @example
  * ```ts
  * import { createLogger } from "@uetai/uetai";
+ * import assert from "node:assert/strict";
  * await using logger = createLogger({ backend: "memory", project: "demo", tags: ["baseline"] });
  * logger.logParams({ lr: 0.01, model: { layers: 2 } });
  * for (let step = 0; step < 10; step++) {
  *   logger.log({ loss: 1 / (step + 1), eval: { accuracy: step / 10 } }, { step });
  * }
- * console.log(logger.stats().queued > 0); // true
+ * assert.equal(logger.stats().queued, 23); // run start, 2 params, 10 × 2 points
  * ```
  */
 export class Logger {
@@ -331,10 +332,12 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.log({ loss: 0.5, accuracy: 0.9 }, { step: 1, context: "train" });
    * logger.log({ loss: 0.4 }); // step 2
    * await logger.end();
+   * assert.equal(logger.stats().sent, 5); // run start, 3 points, run end
    * ```
    */
   log(values: LogValues, options?: LogOptions): void {
@@ -434,9 +437,11 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.logParams({ lr: 3e-4, batch_size: 64, optimizer: { name: "adam", betas: [0.9, 0.999] } });
    * await logger.end();
+   * assert.equal(logger.stats().sent, 6); // run start, 4 flattened params, run end
    * ```
    */
   logParams(params: Record<string, unknown>): void {
@@ -464,9 +469,11 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.addTags(["mnist", "mlp"]);
    * await logger.end();
+   * assert.equal(logger.stats().sent, 3); // run start, one tag event, run end
    * ```
    */
   addTags(tags: readonly string[]): void {
@@ -491,8 +498,10 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.setName("mlp-64-hidden");
+   * assert.equal(logger.name, "mlp-64-hidden");
    * await logger.end();
    * ```
    */
@@ -519,10 +528,11 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.log({ loss: 1 });
    * const report = await logger.flush({ timeoutMs: 5000 });
-   * console.log(report.ok); // true
+   * assert.ok(report.ok);
    * await logger.end();
    * ```
    */
@@ -540,9 +550,10 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * const report = await logger.end({ status: "failed" });
-   * console.log(report.backends[0].status); // flushed
+   * assert.equal(report.backends[0].status, "flushed");
    * ```
    */
   end(options: EndOptions = {}): Promise<FlushReport> {
@@ -576,10 +587,11 @@ export class Logger {
    * @example
    * ```ts
    * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
    * const logger = createLogger({ backend: "memory" });
    * logger.log({ loss: 1 });
    * await logger.flush();
-   * console.log(logger.stats().sent); // 2 (run start and one point)
+   * assert.equal(logger.stats().sent, 2); // run start and one point
    * await logger.end();
    * ```
    */
@@ -750,11 +762,12 @@ export class Logger {
  * @example Log to the local store
  * ```ts
  * import { createLogger } from "@uetai/uetai";
+ * import assert from "node:assert/strict";
  * const logger = createLogger({ project: "mnist", dir: await Deno.makeTempDir() });
  * logger.logParams({ lr: 0.1 });
  * logger.log({ loss: 0.7 }, { step: 0 });
  * const report = await logger.end();
- * console.log(report.ok); // true
+ * assert.ok(report.ok);
  * ```
  */
 export function createLogger(options: LoggerOptions = {}): Logger {

@@ -7,9 +7,11 @@
  * @example
  * ```ts
  * import { createLogger } from "@uetai/uetai/logger";
+ * import assert from "node:assert/strict";
  * const logger = createLogger({ backend: "memory" });
  * logger.log({ loss: 0.1 }, { step: 1 });
- * await logger.end();
+ * const report = await logger.end();
+ * assert.ok(report.ok);
  * ```
  *
  * @module

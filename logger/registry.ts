@@ -35,8 +35,10 @@ const factories = new Map<string, BackendFactory>();
  * ```ts
  * import { createLogger, registerBackend } from "@uetai/uetai";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * registerBackend({ name: "scratch", create: () => new InMemoryBackend({ name: "scratch" }) });
  * const logger = createLogger({ backend: "scratch" });
+ * assert.equal(logger.backends[0].name, "scratch");
  * await logger.end();
  * ```
  */
@@ -68,7 +70,8 @@ export function registerBackend(factory: BackendFactory): void {
  * @example
  * ```ts
  * import { registeredBackends } from "@uetai/uetai";
- * console.log(registeredBackends().includes("local")); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(registeredBackends().includes("local"));
  * ```
  */
 export function registeredBackends(): string[] {

@@ -51,6 +51,7 @@ export type SendResult = SendSuccess | SendRetryable | SendFailure;
  * ```ts
  * import type { Backend, SendResult } from "@uetai/uetai/pipeline";
  * import type { TrackingEvent } from "@uetai/uetai/event";
+ * import assert from "node:assert/strict";
  * const console_backend: Backend = {
  *   name: "console",
  *   limits: { maxEventsPerBatch: 100, maxBatchBytes: 65536 },
@@ -62,6 +63,8 @@ export type SendResult = SendSuccess | SendRetryable | SendFailure;
  *     return Promise.resolve();
  *   },
  * };
+ * const signal = new AbortController().signal;
+ * assert.deepEqual(await console_backend.send([], signal), { status: "success" });
  * ```
  */
 export interface Backend {

@@ -200,11 +200,13 @@ function approximateBytes(event: QueueItem): number {
  * ```ts
  * import { BatchProcessor, MemorySpool } from "@uetai/uetai/pipeline";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * const backend = new InMemoryBackend();
  * const processor = new BatchProcessor({ backend, spool: new MemorySpool() });
  * processor.enqueue({ kind: "metric", runId: "r", seq: 1, timestampMs: 0, key: "loss", value: 1, step: 0 });
  * const report = await processor.shutdown();
- * console.log(report.status, backend.events.length); // flushed 1
+ * assert.equal(report.status, "flushed");
+ * assert.equal(backend.events.length, 1);
  * ```
  */
 export class BatchProcessor {

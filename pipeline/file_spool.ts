@@ -128,12 +128,14 @@ async function readRange(
  * @example
  * ```ts
  * import { FileSpool } from "@uetai/uetai/pipeline";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const spool = new FileSpool({ dir, lane: "demo" });
  * const event = { kind: "tag" as const, runId: "r", seq: 1, timestampMs: 0, tags: ["x"] };
  * await spool.append([{ event, bytes: 0 }]);
- * console.log(spool.pendingEvents); // 1
+ * assert.equal(spool.pendingEvents, 1);
  * await spool.ack(1);
+ * assert.equal(spool.pendingEvents, 0);
  * await spool.close();
  * ```
  */

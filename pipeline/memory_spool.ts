@@ -18,10 +18,11 @@ export interface MemorySpoolOptions {
  * @example
  * ```ts
  * import { MemorySpool } from "@uetai/uetai/pipeline";
+ * import assert from "node:assert/strict";
  * const spool = new MemorySpool({ maxBytes: 1024 });
  * const event = { kind: "tag" as const, runId: "r", seq: 1, timestampMs: 0, tags: [] };
  * await spool.append([{ event, bytes: 60 }]);
- * console.log(spool.pendingEvents); // 1
+ * assert.equal(spool.pendingEvents, 1);
  * ```
  */
 export class MemorySpool implements Spool {

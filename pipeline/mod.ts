@@ -8,11 +8,12 @@
  * ```ts
  * import { MemorySpool, Pipeline } from "@uetai/uetai/pipeline";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * const backend = new InMemoryBackend();
  * const pipeline = new Pipeline({ backends: [backend], createSpool: () => new MemorySpool() });
  * pipeline.enqueue({ kind: "metric", runId: "r", seq: 1, timestampMs: 0, key: "loss", value: 0.5, step: 1 });
  * await pipeline.shutdown();
- * console.log(backend.events.length); // 1
+ * assert.equal(backend.events.length, 1);
  * ```
  *
  * @module

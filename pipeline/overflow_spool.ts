@@ -24,6 +24,7 @@ export interface OverflowSpoolOptions {
  * @example
  * ```ts
  * import { MemorySpool, OverflowSpool } from "@uetai/uetai/pipeline";
+ * import assert from "node:assert/strict";
  * const spool = new OverflowSpool({
  *   primary: new MemorySpool({ maxBytes: Infinity }),
  *   createOverflow: () => new MemorySpool({ maxBytes: Infinity }),
@@ -31,7 +32,8 @@ export interface OverflowSpoolOptions {
  * });
  * const event = { kind: "tag" as const, runId: "r", seq: 1, timestampMs: 0, tags: [] };
  * await spool.append([{ event, bytes: 80 }, { event: { ...event, seq: 2 }, bytes: 80 }]);
- * console.log(spool.pendingEvents, spool.overflowEvents); // 2 1
+ * assert.equal(spool.pendingEvents, 2);
+ * assert.equal(spool.overflowEvents, 1);
  * ```
  */
 export class OverflowSpool implements Spool {

@@ -53,12 +53,15 @@ export interface PipelineOptions extends BatchProcessorSettings {
  * ```ts
  * import { MemorySpool, Pipeline } from "@uetai/uetai/pipeline";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * const a = new InMemoryBackend();
  * const b = new InMemoryBackend();
  * const pipeline = new Pipeline({ backends: [a, b], createSpool: () => new MemorySpool() });
  * pipeline.enqueue({ kind: "tag", runId: "r", seq: 1, timestampMs: 0, tags: ["x"] });
  * const report = await pipeline.shutdown();
- * console.log(report.ok, a.events.length, b.events.length); // true 1 1
+ * assert.ok(report.ok);
+ * assert.equal(a.events.length, 1);
+ * assert.equal(b.events.length, 1);
  * ```
  */
 export class Pipeline {

@@ -82,8 +82,9 @@ export function backoffDelayMs(
  * @example
  * ```ts
  * import { parseRetryAfter } from "@uetai/uetai/pipeline";
- * console.log(parseRetryAfter("3")); // 3000
- * console.log(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.UTC(2015, 9, 21, 7, 28, 0))); // 10000
+ * import assert from "node:assert/strict";
+ * assert.equal(parseRetryAfter("3"), 3000);
+ * assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.UTC(2015, 9, 21, 7, 28, 0)), 10000);
  * ```
  */
 export function parseRetryAfter(

@@ -69,12 +69,13 @@ const decoder = new TextDecoder();
  * ```ts
  * import { createLogger } from "@uetai/uetai";
  * import { LocalBackend, LocalStore } from "@uetai/uetai/local";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const logger = createLogger({ project: "demo", backend: new LocalBackend({ dir }) });
  * logger.log({ loss: 0.5 }, { step: 1 });
  * await logger.end();
  * const runs = await new LocalStore({ dir }).listRuns("demo");
- * console.log(runs[0].status); // finished
+ * assert.equal(runs[0].status, "finished");
  * ```
  */
 export class LocalBackend implements Backend {

@@ -54,6 +54,7 @@ export interface LocalStoreOptions {
  * ```ts
  * import { createLogger } from "@uetai/uetai";
  * import { LocalBackend, LocalStore } from "@uetai/uetai/local";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const logger = createLogger({ project: "p", backend: new LocalBackend({ dir }) });
  * for (let step = 0; step < 3; step++) logger.log({ loss: 1 / (step + 1) }, { step });
@@ -61,7 +62,7 @@ export interface LocalStoreOptions {
  * const store = new LocalStore({ dir });
  * const [run] = await store.listRuns("p");
  * const series = await store.readMetrics("p", run.runId);
- * console.log(series.get("loss")?.map((p) => p.step)); // [ 0, 1, 2 ]
+ * assert.deepEqual(series.get("loss")?.map((p) => p.step), [0, 1, 2]);
  * ```
  */
 export class LocalStore {

@@ -7,8 +7,9 @@
  * @example
  * ```ts
  * import { LocalStore } from "@uetai/uetai/local";
+ * import assert from "node:assert/strict";
  * const store = new LocalStore({ dir: await Deno.makeTempDir() });
- * console.log(await store.listProjects()); // []
+ * assert.deepEqual(await store.listProjects(), []);
  * ```
  *
  * @module

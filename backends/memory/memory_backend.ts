@@ -37,11 +37,12 @@ export interface InMemoryBackendOptions {
  * ```ts
  * import { createLogger } from "@uetai/uetai";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * const backend = new InMemoryBackend();
  * const logger = createLogger({ backend });
  * logger.log({ loss: 0.25 }, { step: 1 });
  * await logger.end();
- * console.log(backend.metrics("loss")); // [ { step: 1, value: 0.25 } ]
+ * assert.deepEqual(backend.metrics("loss"), [{ step: 1, value: 0.25 }]);
  * ```
  */
 export class InMemoryBackend implements Backend {

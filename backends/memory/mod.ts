@@ -7,11 +7,12 @@
  * ```ts
  * import { createLogger } from "@uetai/uetai";
  * import { InMemoryBackend } from "@uetai/uetai/memory";
+ * import assert from "node:assert/strict";
  * const backend = new InMemoryBackend();
  * const logger = createLogger({ backend });
  * logger.log({ accuracy: 0.5 });
  * await logger.end();
- * console.log(backend.events.map((e) => e.kind)); // [ "run_start", "metric", "run_end" ]
+ * assert.deepEqual(backend.events.map((e) => e.kind), ["run_start", "metric", "run_end"]);
  * ```
  *
  * @module

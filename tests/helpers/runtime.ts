@@ -18,6 +18,10 @@ export const DENO_BIN: string = fileURLToPath(
   new URL("../../node_modules/.bin/deno", import.meta.url),
 );
 
+/** tsx's loader (what `--import tsx` names), as a file URL. */
+const TSX_LOADER: string =
+  new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+
 /**
  * The command that runs a TypeScript file in the current runtime.
  *
@@ -33,6 +37,7 @@ export function scriptCommand(file: string): [string, string[]] {
     case "bun":
       return [execPath, [file]];
     default:
-      return [execPath, ["--import", "tsx", file]];
+      // tsx by file URL, so the child may run in any working folder.
+      return [execPath, ["--import", TSX_LOADER, file]];
   }
 }
