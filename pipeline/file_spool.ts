@@ -470,7 +470,7 @@ export class FileSpool implements Spool {
       this.#pendingBytes += bytes + 1;
     }
     try {
-      const written = await this.#handle!.write(text) as {
+      const written = await this.#handle!.write(encoder.encode(text)) as {
         bytesWritten?: number;
       } | undefined;
       if (

@@ -136,7 +136,7 @@ describe("LocalBackend", () => {
               await handle.write(
                 typeof data === "string"
                   ? data.slice(0, data.length >> 1)
-                  : data,
+                  : data.subarray(0, data.length >> 1),
               );
               throw Object.assign(new Error("no space left on device"), {
                 code: "ENOSPC",

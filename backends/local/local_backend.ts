@@ -1,5 +1,5 @@
 // This module is browser compatible: the filesystem is reached at run time.
-import { decodeEvent, encodeEvent, utf8ByteLength } from "../../event/codec.ts";
+import { decodeEvent, encodeEvent } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
 import { BackendError } from "../../errors/errors.ts";
 import type {
@@ -56,6 +56,7 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   "EIO",
 ]);
 const decoder = new TextDecoder();
+const textEncoder = new TextEncoder();
 
 /**
  * The local store backend, the embedded default: every run lands in
@@ -171,10 +172,12 @@ export class LocalBackend implements Backend {
         if (pending.text !== "") {
           const sizeBefore = run.size;
           try {
-            const written = await run.handle.write(pending.text) as {
+            // Bytes, not text: a string write is encoded again (and slower).
+            const bytes = textEncoder.encode(pending.text);
+            const written = await run.handle.write(bytes) as {
               bytesWritten?: number;
             } | undefined;
-            const expected = utf8ByteLength(pending.text);
+            const expected = bytes.length;
             if (
               typeof written?.bytesWritten === "number" &&
               written.bytesWritten !== expected
