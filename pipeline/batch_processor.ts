@@ -172,6 +172,9 @@ export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
   }
 }
 
+/** The least time given to work still under way when a deadline has passed. */
+const GRACE_MS = 50;
+
 /** How much of the queue one spool append takes (estimated bytes). */
 const DRAIN_CHUNK_BYTES = 2 * 1024 * 1024;
 
@@ -328,15 +331,20 @@ export class BatchProcessor {
    * @returns How the flush ended.
    */
   async flush(timeoutMs: number = 30_000): Promise<BackendFlushReport> {
+    const deadlineMs = this.#clock.now() + timeoutMs;
     const idle = this.#whenIdle();
     this.#kick();
     await this.#waitAtMost(idle, timeoutMs);
-    try {
+    // Whatever is still queued goes to the spool (and a file spool to the
+    // disk), within what is left of the deadline (at least a moment).
+    const journal = (async () => {
       await this.#withSpool(() => this.#drainQueue());
       await this.#withSpool(() => this.#spool.sync());
-    } catch (error) {
-      this.#report(error as Error);
-    }
+    })().catch((error) => this.#report(error as Error));
+    await this.#waitAtMost(
+      journal,
+      Math.max(GRACE_MS, deadlineMs - this.#clock.now()),
+    );
     return this.#flushReport();
   }
 
@@ -358,7 +366,7 @@ export class BatchProcessor {
       // closed under it and the caller's deadline holds.
       await this.#waitAtMost(
         this.#running,
-        Math.max(100, deadlineMs - this.#clock.now()),
+        Math.max(GRACE_MS, deadlineMs - this.#clock.now()),
       );
     }
     if (this.#running) {
@@ -371,16 +379,20 @@ export class BatchProcessor {
           },
         ),
       );
-      await this.#waitAtMost(this.#running, 100);
+      await this.#waitAtMost(this.#running, GRACE_MS);
     }
     const report = this.#flushReport();
     const inMemory = report.pendingEvents - this.#spool.durableEvents;
     if (inMemory > 0) {
+      // Given up: counted once, as dropped, and no longer pending.
+      this.#queue = [];
+      this.#queueBytes = 0;
       this.#drop(
         inMemory,
         `${inMemory} events were still only in memory when the logger ended`,
         report.error,
       );
+      report.pendingEvents -= inMemory;
       report.droppedEvents = this.#dropped;
     }
     try {
@@ -463,25 +475,37 @@ export class BatchProcessor {
 
   #spill(): void {
     this.#spilling = true;
-    this.#withSpool(() => this.#drainQueue())
-      .then(() => {
-        this.#spillFailures = 0;
-      }, (error) => {
-        // Back off before spilling again: a failing spool must not turn
-        // every log() into another failed write.
-        this.#spillFailures++;
-        this.#spillBackoffUntilMs = this.#clock.now() +
-          backoffDelayMs(this.#spillFailures, {
-            ...this.#retry,
-            random: this.#random,
-          });
-        this.#lastError = error as Error;
-        this.#report(error as Error);
-      })
-      .finally(() => {
-        this.#spilling = false;
-        this.#kick();
-      });
+    this.#drainOrBackOff().finally(() => {
+      this.#spilling = false;
+      this.#kick();
+    });
+  }
+
+  /**
+   * Drains the queue into the spool. A failure is reported and backed off
+   * (a failing spool must not turn every log() into another failed write);
+   * what the spool already holds is still sent meanwhile.
+   *
+   * @returns Whether the queue was drained.
+   */
+  async #drainOrBackOff(): Promise<boolean> {
+    if (this.#queue.length === 0) return true;
+    if (this.#clock.now() < this.#spillBackoffUntilMs) return false;
+    try {
+      await this.#withSpool(() => this.#drainQueue());
+      this.#spillFailures = 0;
+      return true;
+    } catch (error) {
+      this.#spillFailures++;
+      this.#spillBackoffUntilMs = this.#clock.now() +
+        backoffDelayMs(this.#spillFailures, {
+          ...this.#retry,
+          random: this.#random,
+        });
+      this.#lastError = error as Error;
+      this.#report(error as Error);
+      return false;
+    }
   }
 
   /**
@@ -561,32 +585,46 @@ export class BatchProcessor {
     });
   }
 
+  #isIdle(): boolean {
+    return this.#running === undefined && !this.#spilling &&
+      this.#draining === 0 &&
+      this.#queue.length === 0 && this.#spool.pendingEvents === 0;
+  }
+
   #afterCycle(): void {
-    const pending = this.#queue.length + this.#spool.pendingEvents;
-    if (pending === 0) {
+    if (this.#isIdle()) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const resolve of waiters) resolve();
       return;
     }
+    // Wake when the next thing can be done: a retry of what the spool
+    // holds, or the regular drain of the queue into the spool.
     const now = this.#clock.now();
-    if (now < this.#backoffUntilMs) this.#schedule(this.#backoffUntilMs - now);
-    else this.#schedule(this.#flushIntervalMs);
+    let wakeAtMs = Infinity;
+    if (this.#spool.pendingEvents > 0) {
+      wakeAtMs = Math.max(now, this.#backoffUntilMs);
+    }
+    if (this.#queue.length > 0) {
+      wakeAtMs = Math.min(
+        wakeAtMs,
+        Math.max(now + this.#flushIntervalMs, this.#spillBackoffUntilMs),
+      );
+    }
+    if (wakeAtMs === Infinity) wakeAtMs = now + this.#flushIntervalMs;
+    // At least a millisecond: a spool that reports pending events it cannot
+    // hand out must not spin.
+    this.#schedule(Math.max(1, wakeAtMs - now));
   }
 
   #whenIdle(): Promise<void> {
-    if (
-      this.#running === undefined && this.#queue.length === 0 &&
-      this.#spool.pendingEvents === 0
-    ) {
-      return Promise.resolve();
-    }
+    if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   async #cycle(): Promise<void> {
     try {
-      await this.#withSpool(() => this.#drainQueue());
+      await this.#drainOrBackOff();
       const limits = this.#backend.limits;
       while (!this.#closed || this.#spool.pendingEvents > 0) {
         if (this.#clock.now() < this.#backoffUntilMs) return;
@@ -594,8 +632,9 @@ export class BatchProcessor {
           this.#spool.peek(limits.maxEventsPerBatch, limits.maxBatchBytes)
         );
         if (records.length === 0) {
-          if (this.#queue.length === 0) return;
-          await this.#withSpool(() => this.#drainQueue());
+          if (this.#queue.length === 0 || !(await this.#drainOrBackOff())) {
+            return;
+          }
           continue;
         }
         const events = records.map((record) => record.event);
@@ -641,7 +680,7 @@ export class BatchProcessor {
           );
         }
         if (this.#queue.length > 0 && this.#spool.pendingEvents === 0) {
-          await this.#withSpool(() => this.#drainQueue());
+          await this.#drainOrBackOff();
         }
       }
     } catch (error) {

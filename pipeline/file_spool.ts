@@ -10,6 +10,7 @@ import {
   isProcessAlive,
   joinPath,
   processId,
+  processStartMs,
   requireFileSystem,
 } from "../runtime/fs.ts";
 import type { Spool, SpoolRecord } from "./spool.ts";
@@ -70,8 +71,18 @@ function ownerOfThisProcess(): Owner {
 
 /** Whether the process that owns a session is gone, so its events are orphans. */
 function isOrphan(owner: Owner, path: string): boolean {
-  if (owner.process === PROCESS_NONCE) return !OPEN_SESSIONS.has(path);
-  if (owner.pid === processId() && owner.process !== undefined) return true;
+  if (OPEN_SESSIONS.has(path)) return false;
+  // Closed (with events pending) earlier by this copy of the library.
+  if (owner.process === PROCESS_NONCE) return true;
+  if (owner.pid === processId()) {
+    // Our pid but another copy of the library: either a process that had
+    // this pid before (containers, where every run may be pid 1), or a live
+    // worker or second copy in this very process. Only the first started
+    // before this process did (with a second of margin for clock reads).
+    const startedMs = processStartMs();
+    return startedMs !== undefined && typeof owner.startedMs === "number" &&
+      owner.startedMs < startedMs - 1000;
+  }
   return typeof owner.pid !== "number" || !isProcessAlive(owner.pid);
 }
 
@@ -582,10 +593,7 @@ export class FileSpool implements Spool {
         !(name.startsWith("s-") || name.startsWith("a-")) ||
         path === this.#sessionDir
       ) continue;
-      const owner = await fs.readFile(joinPath(path, "owner.json"), "utf8")
-        .then((text) => JSON.parse(text) as Owner)
-        .catch(() => ({} as Owner));
-      if (!isOrphan(owner, path)) continue;
+      if (!(await this.#isOrphanSession(name, path))) continue;
       // Claim it by renaming; only one process can win the rename.
       const claimed = joinPath(
         this.#laneDir,
@@ -599,10 +607,6 @@ export class FileSpool implements Spool {
         continue; // another process claimed it first
       }
       try {
-        await fs.writeFile(
-          joinPath(claimed, "owner.json"),
-          JSON.stringify(ownerOfThisProcess()),
-        );
         await this.#copyPending(claimed, seen);
         await fs.rm(claimed, { recursive: true, force: true });
         OPEN_SESSIONS.delete(claimed);
@@ -617,6 +621,31 @@ export class FileSpool implements Spool {
         );
       }
     }
+  }
+
+  /**
+   * Whether a session folder's owner is gone. A claimed folder
+   * (`a-<claimer>-…`) belongs to the claiming session, named in it, so
+   * taking it over is one atomic rename with no window in between.
+   */
+  async #isOrphanSession(name: string, path: string): Promise<boolean> {
+    if (OPEN_SESSIONS.has(path)) return false;
+    let ownerPath = path;
+    if (name.startsWith("a-")) {
+      ownerPath = joinPath(this.#laneDir, `s-${name.slice(2).split("-")[0]}`);
+      if (OPEN_SESSIONS.has(ownerPath)) return false;
+    }
+    let owner: Owner;
+    try {
+      owner = JSON.parse(
+        await this.#fs.readFile(joinPath(ownerPath, "owner.json"), "utf8"),
+      ) as Owner;
+    } catch {
+      // No owner file: a claimer that is gone, or a session that never
+      // finished starting (those are published complete, so: gone).
+      return true;
+    }
+    return isOrphan(owner, ownerPath);
   }
 
   async #copyPending(dir: string, seen: Map<string, number>): Promise<void> {

@@ -3,7 +3,10 @@ import type { Spool, SpoolRecord } from "./spool.ts";
 
 /** Options of {@linkcode OverflowSpool}. */
 export interface OverflowSpoolOptions {
-  /** The fast spool that records go to first (a `MemorySpool` without a bound of its own). */
+  /**
+   * The fast spool that records go to first: a `MemorySpool` without a
+   * bound of its own (its appends must not fail).
+   */
   primary: Spool;
   /** Makes the spool that takes what does not fit (a `FileSpool`). */
   createOverflow: () => Spool;
@@ -77,7 +80,8 @@ export class OverflowSpool implements Spool {
   }
 
   /**
-   * Appends to the primary while it has room, then to the overflow.
+   * Appends to the primary while it has room, the rest to the overflow. If
+   * the overflow fails, nothing of the call was appended.
    *
    * @param records The records, in order.
    * @returns How many records neither tier could keep.
@@ -94,14 +98,16 @@ export class OverflowSpool implements Spool {
         split++;
       }
     }
+    // All or nothing: the overflow (which may fail) first, then the primary
+    // (memory, which does not). The primary's records still come out first.
     let dropped = 0;
+    if (split < records.length) {
+      dropped += await this.#overflow.append(records.slice(split));
+    }
     if (split > 0) {
       dropped += await this.#primary.append(
         split === records.length ? records : records.slice(0, split),
       );
-    }
-    if (split < records.length) {
-      dropped += await this.#overflow.append(records.slice(split));
     }
     return dropped;
   }

@@ -53,6 +53,7 @@ export interface FileSystemLike {
 }
 
 interface ProcessLike {
+  uptime?: () => number;
   getBuiltinModule?: (name: string) => unknown;
   env?: Record<string, string | undefined>;
   pid?: number;
@@ -144,6 +145,23 @@ export function isProcessAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * When this process started, in milliseconds since the epoch, or `undefined`
+ * where that cannot be told.
+ *
+ * @returns The start time.
+ */
+export function processStartMs(): number | undefined {
+  try {
+    const uptime = currentProcess()?.uptime;
+    return typeof uptime === "function"
+      ? Date.now() - uptime.call(currentProcess()) * 1000
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -232,7 +232,9 @@ describe("FileSpool", () => {
         segment: 0,
         offset: byteLength(lines("r", 0, 3)),
       });
-      // The process "dies": its session stays, its owner is no longer alive.
+      // The process "dies": its session stays (closing keeps one with
+      // pending records), its owner is no longer alive.
+      await dead.close();
       await markDead(dead.path);
 
       const next = new FileSpool({ dir, lane: LANE });
@@ -396,6 +398,7 @@ describe("FileSpool", () => {
       await spool.ack(acked.length);
       const third = await spool.peek(1, 1 << 20);
       await spool.ack(third.length); // cursor in the middle of a segment
+      await spool.close(); // the process dies, its session stays
       await markDead(spool.path);
       const next = new FileSpool(options);
       const adopted = await drain(next, 5);
@@ -671,6 +674,77 @@ describe("FileSpool", () => {
       }
       assert.deepEqual(replayed.map(keyOf), keys("o", 2, 9));
       await next.close();
+    });
+  });
+  it("tells a process that had this pid before from a live copy of the library in this process", async () => {
+    await withTempDir(async (dir) => {
+      const laneDir = join(dir, LANE);
+      const pid = nodeProcess.pid;
+      // A worker or second copy of the library, alive in this process.
+      await writeSession(laneDir, "s-live", {
+        pid,
+        cursor: { segment: 0, offset: 0 },
+        segments: { 0: lines("w", 0, 2) },
+      });
+      await writeFile(
+        join(laneDir, "s-live", "owner.json"),
+        JSON.stringify({ pid, process: "another-copy", startedMs: Date.now() }),
+      );
+      // A process that had this pid before this one started (containers).
+      await writeSession(laneDir, "s-previous", {
+        pid,
+        cursor: { segment: 0, offset: 0 },
+        segments: { 0: lines("c", 0, 2) },
+      });
+      await writeFile(
+        join(laneDir, "s-previous", "owner.json"),
+        JSON.stringify({ pid, process: "earlier-process", startedMs: 1 }),
+      );
+      const spool = new FileSpool({ dir, lane: LANE });
+      assert.deepEqual((await drain(spool)).map(keyOf), keys("c", 0, 2));
+      assert.ok(
+        await exists(join(laneDir, "s-live")),
+        "the live session is left alone",
+      );
+      await spool.close();
+    });
+  });
+
+  it("a claimed folder belongs to its claimer: taken over only once the claimer is gone", async () => {
+    await withTempDir(async (dir) => {
+      const laneDir = join(dir, LANE);
+      // Claimer "aaaa" is alive (a live copy in this process) and copying.
+      await writeSession(laneDir, "s-aaaa", {
+        pid: nodeProcess.pid,
+        cursor: { segment: 0, offset: 0 },
+        segments: {},
+      });
+      await writeFile(
+        join(laneDir, "s-aaaa", "owner.json"),
+        JSON.stringify({
+          pid: nodeProcess.pid,
+          process: "claimer",
+          startedMs: Date.now(),
+        }),
+      );
+      await writeSession(laneDir, "a-aaaa-orig1", {
+        pid: deadPid(), // the original, dead owner: not what counts
+        cursor: { segment: 0, offset: 0 },
+        segments: { 0: lines("k", 0, 1) },
+      });
+      // Claimer "bbbb" is gone: its own session no longer exists.
+      await writeSession(laneDir, "a-bbbb-orig2", {
+        pid: deadPid(),
+        cursor: { segment: 0, offset: 0 },
+        segments: { 0: lines("g", 0, 1) },
+      });
+      const spool = new FileSpool({ dir, lane: LANE });
+      assert.deepEqual((await drain(spool)).map(keyOf), keys("g", 0, 1));
+      assert.ok(
+        await exists(join(laneDir, "a-aaaa-orig1")),
+        "a live claimer's folder is left alone",
+      );
+      await spool.close();
     });
   });
 });

@@ -169,6 +169,166 @@ describe("LocalBackend", () => {
   });
 });
 
+describe("LocalBackend and run.json", () => {
+  it("rewrites run.json after a failed metadata write, on the next send even if it only replays", async () => {
+    await withTempDir(async (dir) => {
+      let failRename = false;
+      const fs: FileSystemLike = {
+        ...(fsPromises as unknown as FileSystemLike),
+        rename(from: string, to: string): Promise<void> {
+          if (failRename && to.endsWith("run.json")) {
+            failRename = false;
+            return Promise.reject(
+              Object.assign(new Error("i/o error"), { code: "EIO" }),
+            );
+          }
+          return fsPromises.rename(from, to);
+        },
+      };
+      const backend = new LocalBackend({ dir, fs });
+      assert.equal(
+        (await backend.send([start(), point(1)], signal)).status,
+        "success",
+      );
+      const end: TrackingEvent = {
+        kind: "run_end",
+        runId: RUN,
+        seq: 2,
+        timestampMs: 2000,
+        status: "finished",
+      };
+      const param: TrackingEvent = {
+        kind: "param",
+        runId: RUN,
+        seq: 2,
+        timestampMs: 1500,
+        key: "lr",
+        value: 0.1,
+      };
+      failRename = true;
+      const batch = [param, { ...end, seq: 3 }];
+      assert.equal((await backend.send(batch, signal)).status, "retryable");
+      // The retry only replays events the journal has: run.json must follow.
+      assert.equal((await backend.send(batch, signal)).status, "success");
+      await backend.close();
+      const run = await new LocalStore({ dir }).getRun("p", RUN);
+      assert.deepEqual(run.params, { lr: 0.1 });
+      assert.equal(run.status, "finished");
+    });
+  });
+
+  it("rebuilds run.json from the journal after a crash between the two writes", async () => {
+    await withTempDir(async (dir) => {
+      const backend = new LocalBackend({ dir });
+      const events: TrackingEvent[] = [
+        start(),
+        { kind: "tag", runId: RUN, seq: 1, timestampMs: 1001, tags: ["a"] },
+        {
+          kind: "param",
+          runId: RUN,
+          seq: 2,
+          timestampMs: 1002,
+          key: "lr",
+          value: 0.5,
+        },
+        point(3),
+        {
+          kind: "run_end",
+          runId: RUN,
+          seq: 4,
+          timestampMs: 1004,
+          status: "failed",
+        },
+      ];
+      assert.equal((await backend.send(events, signal)).status, "success");
+      await backend.close();
+      // The crash: run.json is from before the last events.
+      const path = join(dir, "p", RUN, "run.json");
+      const stale = JSON.parse(await readFile(path, "utf8"));
+      await writeFile(
+        path,
+        JSON.stringify({
+          ...stale,
+          tags: [],
+          params: {},
+          status: "running",
+          journalSeq: 0,
+        }),
+      );
+      // Replaying (what a spool does after the crash) finds the journal ahead.
+      const again = new LocalBackend({ dir });
+      assert.equal(
+        (await again.send(events.slice(3), signal)).status,
+        "success",
+      );
+      await again.close();
+      const run = await new LocalStore({ dir }).getRun("p", RUN);
+      assert.deepEqual(run.tags, ["a"]);
+      assert.deepEqual(run.params, { lr: 0.5 });
+      assert.equal(run.status, "failed");
+      assert.equal(run.journalSeq, 4);
+    });
+  });
+
+  it("refuses a reused run id in the same backend, and when two loggers start it at once", async () => {
+    await withTempDir(async (dir) => {
+      const backend = new LocalBackend({ dir });
+      assert.equal(
+        (await backend.send([start(1000), point(1)], signal)).status,
+        "success",
+      );
+      const reused = await backend.send(
+        [start(2000), point(1), point(2)],
+        signal,
+      );
+      assert.equal(reused.status, "failure");
+      await backend.close();
+
+      const [a, b] = [new LocalBackend({ dir }), new LocalBackend({ dir })];
+      const other = "z9z9";
+      const startOf = (timestampMs: number): TrackingEvent => ({
+        ...start(timestampMs),
+        runId: other,
+      });
+      const results = await Promise.all([
+        a.send([startOf(1), { ...point(1), runId: other }], signal),
+        b.send([startOf(2), { ...point(1), runId: other }], signal),
+      ]);
+      assert.deepEqual(results.map((result) => result.status).sort(), [
+        "failure",
+        "success",
+      ]);
+      await a.close();
+      await b.close();
+      const seqs = [];
+      for await (
+        const event of new LocalStore({ dir }).readEvents("p", other)
+      ) seqs.push(event.seq);
+      assert.deepEqual(seqs, [0, 1]);
+      const firstStored = [];
+      for await (const event of new LocalStore({ dir }).readEvents("p", RUN)) {
+        firstStored.push(event);
+      }
+      assert.equal(
+        firstStored[0].timestampMs,
+        1000,
+        "the stored start is the first logger's",
+      );
+    });
+  });
+
+  it("a send after close() fails instead of reopening files", async () => {
+    await withTempDir(async (dir) => {
+      const backend = new LocalBackend({ dir });
+      const sending = backend.send([start(), point(1)], signal);
+      const closing = backend.close();
+      assert.equal((await sending).status, "success");
+      await closing;
+      assert.equal((await backend.send([point(2)], signal)).status, "failure");
+    });
+  });
+});
+
 function bind(handle: FileHandleLike): FileHandleLike {
   return {
     write: handle.write.bind(handle),

@@ -11,6 +11,7 @@ import {
   type ErrorState,
   FileSpool,
   MemorySpool,
+  OverflowSpool,
   parseRetryAfter,
   Pipeline,
   type SendResult,
@@ -960,6 +961,152 @@ describe("BatchProcessor with a failing spool", () => {
       sink.dropped().reduce((sum, error) => sum + error.count, 0),
       stats.dropped,
     );
+  });
+});
+
+describe("BatchProcessor and its spool, after review", () => {
+  it("keeps sending what the spool holds while appending to it fails", async () => {
+    const clock = new FakeClock();
+    const inner = new MemorySpool();
+    let failAppends = false;
+    const flaky: Spool = {
+      get durableEvents() {
+        return inner.durableEvents;
+      },
+      get pendingEvents() {
+        return inner.pendingEvents;
+      },
+      get pendingBytes() {
+        return inner.pendingBytes;
+      },
+      append: (records) =>
+        failAppends
+          ? Promise.reject(new Error("no space left on device"))
+          : inner.append(records),
+      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
+      ack: (count) => inner.ack(count),
+      reject: (count) => inner.reject(count),
+      sync: () => inner.sync(),
+      close: () => inner.close(),
+    };
+    let up = false;
+    const backend = new InMemoryBackend({
+      respond: () =>
+        up
+          ? { status: "success" }
+          : { status: "retryable", retryAfterMs: 1000 },
+    });
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend,
+      spool: flaky,
+      clock,
+      onError: sink.onError,
+    });
+    for (let seq = 0; seq < 5; seq++) processor.enqueue(metric(seq));
+    await drive(clock, processor.flush(500)); // the five are in the spool
+    assert.equal(inner.pendingEvents, 5);
+    failAppends = true;
+    up = true;
+    processor.enqueue(metric(5)); // cannot reach the spool
+    const report = await drive(clock, processor.flush(5000));
+    assert.deepEqual(
+      seqs(backend.events),
+      range(5),
+      "the spooled five were delivered",
+    );
+    assert.equal(report.pendingEvents, 1);
+    assert.equal(report.status, "pending");
+    assert.ok(
+      sink.errors.some((state) => /no space left/.test(state.error.message)),
+    );
+  });
+
+  it("OverflowSpool appends all or nothing when the overflow fails", async () => {
+    const primary = new MemorySpool({ maxBytes: Infinity });
+    const spool = new OverflowSpool({
+      primary,
+      createOverflow: (): Spool => ({
+        durableEvents: 0,
+        pendingEvents: 0,
+        pendingBytes: 0,
+        append: () => Promise.reject(new Error("read-only file system")),
+        peek: () => Promise.resolve([]),
+        ack: () => Promise.resolve(),
+        reject: () => Promise.resolve(),
+        sync: () => Promise.resolve(),
+        close: () => Promise.resolve(),
+      }),
+      maxPrimaryBytes: 600,
+    });
+    const records = range(10).map((seq) => ({
+      event: metric(seq),
+      bytes: 100,
+    }));
+    await assert.rejects(spool.append(records), /read-only/);
+    assert.equal(
+      primary.pendingEvents,
+      0,
+      "nothing of the failed call stays in the primary",
+    );
+  });
+
+  it("flush() waits for a spill under way instead of returning early", async () => {
+    const inner = new MemorySpool();
+    const slow: Spool = {
+      get durableEvents() {
+        return inner.durableEvents;
+      },
+      get pendingEvents() {
+        return inner.pendingEvents;
+      },
+      get pendingBytes() {
+        return inner.pendingBytes;
+      },
+      append: async (records) => {
+        await new Promise((resolve) => setTimeout(resolve, 30)); // a slow disk
+        return await inner.append(records);
+      },
+      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
+      ack: (count) => inner.ack(count),
+      reject: (count) => inner.reject(count),
+      sync: () => inner.sync(),
+      close: () => inner.close(),
+    };
+    const backend = new InMemoryBackend();
+    const processor = new BatchProcessor({
+      backend,
+      spool: slow,
+      maxQueueBytes: 1024,
+    });
+    for (let seq = 0; seq < 40; seq++) processor.enqueue(metric(seq)); // spills
+    // The spill has taken the queue and is writing it (30 ms).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const report = await processor.flush(10_000);
+    assert.equal(report.status, "flushed");
+    assert.deepEqual(seqs(backend.events), range(40));
+    await processor.shutdown(1000);
+  });
+
+  it("shutdown() counts what it gives up once: dropped, not also pending", async () => {
+    const clock = new FakeClock();
+    const backend = new InMemoryBackend({
+      respond: () => ({ status: "retryable" }),
+    });
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend,
+      spool: new MemorySpool(),
+      clock,
+      onError: sink.onError,
+    });
+    for (let seq = 0; seq < 5; seq++) processor.enqueue(metric(seq));
+    const report = await drive(clock, processor.shutdown(100));
+    assert.equal(report.status, "pending");
+    assert.equal(report.pendingEvents, 0);
+    assert.equal(report.droppedEvents, 5);
+    assert.equal(processor.stats().queued, 0);
+    assert.equal(processor.stats().dropped, 5);
   });
 });
 

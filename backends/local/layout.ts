@@ -38,6 +38,12 @@ export interface RunMetadata {
   startedMs: number;
   /** When the run ended, if it did. */
   endedMs?: number;
+  /**
+   * `seq` of the last journal event this metadata reflects. When the
+   * journal holds later events (a crash between the two writes), the
+   * metadata is rebuilt from the journal when the run is opened again.
+   */
+  journalSeq?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 // This module is browser compatible: the filesystem is reached at run time.
-import { decodeEvent, encodeEvent } from "../../event/codec.ts";
-import type { TrackingEvent } from "../../event/types.ts";
+import { encodeEvent } from "../../event/codec.ts";
+import type { RunStartEvent, TrackingEvent } from "../../event/types.ts";
 import { BackendError } from "../../errors/errors.ts";
 import type {
   Backend,
@@ -13,6 +13,7 @@ import {
   joinPath,
   requireFileSystem,
 } from "../../runtime/fs.ts";
+import { readJournal, recoverJournal } from "./journal.ts";
 import {
   assertSafeName,
   DEFAULT_LOCAL_DIR,
@@ -42,9 +43,23 @@ export interface LocalBackendOptions {
 interface RunState {
   dir: string;
   metadata: RunMetadata;
+  /** `seq` of the last event in the journal. */
   lastSeq: number;
+  /** Journal size in bytes. */
   size: number;
   handle: FileHandleLike;
+  /** Time of the run's start event: a different one means a reused id. */
+  startedMs: number | undefined;
+  /** The metadata changed and `run.json` was not written since. */
+  dirty: boolean;
+}
+
+/** What one send appends to one run's journal. */
+interface PendingWrite {
+  text: string;
+  lastSeq: number;
+  /** The events among them that change `run.json`. */
+  metadataEvents: TrackingEvent[];
 }
 
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
@@ -55,8 +70,28 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   "EBUSY",
   "EIO",
 ]);
-const decoder = new TextDecoder();
 const textEncoder = new TextEncoder();
+
+function randomSuffix(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+function newMetadata(
+  runId: string,
+  project: string,
+  startedMs: number,
+): RunMetadata {
+  return {
+    schema: LOCAL_STORE_SCHEMA_VERSION,
+    runId,
+    project,
+    tags: [],
+    params: {},
+    status: "running",
+    startedMs,
+    journalSeq: -1,
+  };
+}
 
 /**
  * The local store backend, the embedded default: every run lands in
@@ -94,7 +129,8 @@ export class LocalBackend implements Backend {
   #sync: boolean;
   #runs = new Map<string, RunState>();
   #conflicts = new Map<string, BackendError>();
-  #chain: Promise<void> = Promise.resolve();
+  #chain: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   /**
    * Creates the backend; folders are made on first use.
@@ -120,16 +156,32 @@ export class LocalBackend implements Backend {
    * Appends the batch to each run's journal and updates `run.json`.
    *
    * @param batch Events in order within each run.
+   * @param signal Aborted when the pipeline abandons this send; it then stops
+   * before its next write.
    * @returns `success`, or a `retryable` / `failure` result naming the cause.
    */
   send(
     batch: readonly TrackingEvent[],
     signal?: AbortSignal,
   ): Promise<SendResult> {
-    // One send at a time: a send abandoned after a timeout may still be
+    // One operation at a time: a send abandoned after a timeout may still be
     // writing when its retry starts, and must finish first.
-    const result = this.#chain.then(() => this.#send(batch, signal));
-    this.#chain = result.then(() => {}, () => {});
+    return this.#serially(() => this.#send(batch, signal));
+  }
+
+  /** Closes every open journal, after the sends under way. */
+  close(): Promise<void> {
+    return this.#serially(async () => {
+      this.#closed = true;
+      const runs = [...this.#runs.values()];
+      this.#runs.clear();
+      for (const run of runs) await run.handle.close();
+    });
+  }
+
+  #serially<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#chain.then(operation);
+    this.#chain = result.catch(() => {});
     return result;
   }
 
@@ -137,27 +189,32 @@ export class LocalBackend implements Backend {
     batch: readonly TrackingEvent[],
     signal?: AbortSignal,
   ): Promise<SendResult> {
+    if (this.#closed) {
+      return {
+        status: "failure",
+        error: new BackendError(
+          "Cannot write: the local store backend is closed",
+          { backend: this.name },
+        ),
+      };
+    }
     try {
-      const touched = new Map<
-        RunState,
-        { text: string; lastSeq: number; metadata: boolean }
-      >();
+      const touched = new Map<RunState, PendingWrite>();
       for (const event of batch) {
-        if (this.#conflicts.has(event.runId)) {
-          throw this.#conflicts.get(event.runId);
-        }
+        const conflict = this.#conflicts.get(event.runId);
+        if (conflict) throw conflict;
         const run = this.#runs.get(event.runId) ?? await this.#openRun(event);
+        if (event.kind === "run_start") this.#checkStart(run, event);
         let pending = touched.get(run);
         if (!pending) {
-          pending = { text: "", lastSeq: run.lastSeq, metadata: false };
+          pending = { text: "", lastSeq: run.lastSeq, metadataEvents: [] };
           touched.set(run, pending);
         }
         if (event.seq <= pending.lastSeq) continue; // stored already: a replay
         pending.text += encodeEvent(event) + "\n";
         pending.lastSeq = event.seq;
         if (event.kind !== "metric" && event.kind !== "media") {
-          pending.metadata = applyToMetadata(run.metadata, event) ||
-            pending.metadata;
+          pending.metadataEvents.push(event);
         }
       }
       for (const [run, pending] of touched) {
@@ -169,34 +226,10 @@ export class LocalBackend implements Backend {
             }),
           };
         }
-        if (pending.text !== "") {
-          const sizeBefore = run.size;
-          try {
-            // Bytes, not text: a string write is encoded again (and slower).
-            const bytes = textEncoder.encode(pending.text);
-            const written = await run.handle.write(bytes) as {
-              bytesWritten?: number;
-            } | undefined;
-            const expected = bytes.length;
-            if (
-              typeof written?.bytesWritten === "number" &&
-              written.bytesWritten !== expected
-            ) {
-              throw new Error(
-                `short write: ${written.bytesWritten} of ${expected} bytes`,
-              );
-            }
-            run.size = sizeBefore + expected;
-          } catch (cause) {
-            // Cut off whatever part was written: no torn line mid-journal.
-            await run.handle.truncate(sizeBefore).catch(() => {});
-            throw cause;
-          }
-          // Written: a retry must not write it again, even if the sync fails.
-          run.lastSeq = pending.lastSeq;
-          if (this.#sync) await run.handle.datasync();
-        }
-        if (pending.metadata) await this.#writeMetadata(run);
+        if (pending.text !== "") await this.#append(run, pending);
+        // Metadata follows the journal: applied only for what was written,
+        // and written until a write succeeds (a replay retries it too).
+        if (run.dirty) await this.#writeMetadata(run);
         if (run.metadata.status !== "running") {
           await run.handle.close();
           this.#runs.delete(run.metadata.runId);
@@ -221,65 +254,153 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Closes every open journal. */
-  async close(): Promise<void> {
-    const runs = [...this.#runs.values()];
-    this.#runs.clear();
-    for (const run of runs) await run.handle.close();
+  /** Appends journal lines; on failure cuts off whatever part was written. */
+  async #append(run: RunState, pending: PendingWrite): Promise<void> {
+    const sizeBefore = run.size;
+    // Bytes, not text: a string write is encoded again (and slower).
+    const bytes = textEncoder.encode(pending.text);
+    try {
+      const written = await run.handle.write(bytes) as
+        | { bytesWritten?: number }
+        | undefined;
+      if (
+        typeof written?.bytesWritten === "number" &&
+        written.bytesWritten !== bytes.length
+      ) {
+        throw new Error(
+          `short write: ${written.bytesWritten} of ${bytes.length} bytes`,
+        );
+      }
+    } catch (cause) {
+      await run.handle.truncate(sizeBefore).catch(() => {});
+      throw cause;
+    }
+    run.size = sizeBefore + bytes.length;
+    // Written: a retry must not write it again, even if the sync fails.
+    run.lastSeq = pending.lastSeq;
+    for (const event of pending.metadataEvents) {
+      if (applyToMetadata(run.metadata, event)) run.dirty = true;
+    }
+    run.metadata.journalSeq = pending.lastSeq;
+    if (this.#sync) await run.handle.datasync();
+  }
+
+  /** A start event for a run already known: a replay if it is the same start. */
+  #checkStart(run: RunState, event: RunStartEvent): void {
+    if (run.startedMs === undefined || run.startedMs === event.timestampMs) {
+      return;
+    }
+    const conflict = new BackendError(
+      `Cannot start run '${event.runId}' in '${run.dir}': a run with that id already exists (started at ${
+        new Date(run.startedMs).toISOString()
+      }); resuming a stored run is not supported, use a new runId`,
+      { backend: this.name, retryable: false },
+    );
+    this.#conflicts.set(event.runId, conflict);
+    throw conflict;
   }
 
   async #openRun(event: TrackingEvent): Promise<RunState> {
-    const fs = this.#fs;
-    let dir: string;
-    let project: string;
+    assertSafeName("runId", event.runId);
+    let found: { dir: string; project: string } | undefined;
     if (event.kind === "run_start") {
-      project = event.project;
-      dir = runDirectory(this.#root, project, event.runId);
-      await fs.mkdir(dir, { recursive: true });
+      const dir = runDirectory(this.#root, event.project, event.runId);
+      if (await this.#claimRun(dir, event)) {
+        return await this.#attach(dir, event.project, event.runId);
+      }
+      found = { dir, project: event.project };
     } else {
-      assertSafeName("runId", event.runId);
-      const found = await this.#findRun(event.runId);
+      found = await this.#findRun(event.runId);
       if (!found) {
         throw new BackendError(
           `Cannot store events of run '${event.runId}': the run was never started in '${this.#root}'`,
           { backend: this.name, retryable: false },
         );
       }
-      ({ dir, project } = found);
     }
-    const metadata: RunMetadata = await fs.readFile(
-      joinPath(dir, RUN_FILES.metadata),
-      "utf8",
-    )
-      .then((text) => JSON.parse(text) as RunMetadata)
-      .catch(() => ({
-        schema: LOCAL_STORE_SCHEMA_VERSION,
-        runId: event.runId,
-        project,
-        tags: [],
-        params: {},
-        status: "running" as const,
-        startedMs: event.timestampMs,
-      }));
+    return await this.#attach(found.dir, found.project, event.runId);
+  }
+
+  /**
+   * Creates a run's folder with its start already in the journal, in one
+   * atomic rename, so that of two loggers starting the same id at once one
+   * wins and the other sees the winner's start.
+   *
+   * @returns `false` when the folder exists already.
+   */
+  async #claimRun(dir: string, start: RunStartEvent): Promise<boolean> {
+    const fs = this.#fs;
+    const projectDir = joinPath(this.#root, start.project);
+    await fs.mkdir(projectDir, { recursive: true });
+    if (await fs.stat(dir).then(() => true, () => false)) return false;
+    const temporary = joinPath(
+      projectDir,
+      `.tmp-${start.runId}-${randomSuffix()}`,
+    );
+    await fs.mkdir(temporary, { recursive: true });
+    try {
+      const metadata = newMetadata(
+        start.runId,
+        start.project,
+        start.timestampMs,
+      );
+      applyToMetadata(metadata, start);
+      metadata.journalSeq = start.seq;
+      await fs.writeFile(
+        joinPath(temporary, RUN_FILES.events),
+        encodeEvent(start) + "\n",
+      );
+      await fs.writeFile(
+        joinPath(temporary, RUN_FILES.metadata),
+        JSON.stringify(metadata, null, 2) + "\n",
+      );
+      await fs.rename(temporary, dir);
+      return true;
+    } catch (cause) {
+      await fs.rm(temporary, { recursive: true, force: true }).catch(() => {});
+      if (await fs.stat(dir).then(() => true, () => false)) return false; // another logger won
+      throw cause;
+    }
+  }
+
+  /** Opens an existing run: recovers its journal and, if stale, its metadata. */
+  async #attach(
+    dir: string,
+    project: string,
+    runId: string,
+  ): Promise<RunState> {
+    const fs = this.#fs;
     const eventsPath = joinPath(dir, RUN_FILES.events);
     const { lastSeq, size, first } = await recoverJournal(fs, eventsPath);
-    if (
-      event.kind === "run_start" && first?.kind === "run_start" &&
-      first.timestampMs !== event.timestampMs
-    ) {
-      // Not a replay of the stored start: another logger reused the id.
-      const conflict = new BackendError(
-        `Cannot start run '${event.runId}' in '${dir}': a run with that id already exists (started at ${
-          new Date(first.timestampMs).toISOString()
-        }); resuming a stored run is not supported, use a new runId`,
-        { backend: this.name, retryable: false },
-      );
-      this.#conflicts.set(event.runId, conflict);
-      throw conflict;
+    let metadata = await fs.readFile(joinPath(dir, RUN_FILES.metadata), "utf8")
+      .then((text) => JSON.parse(text) as RunMetadata, () => undefined);
+    let dirty = false;
+    if (!metadata || (metadata.journalSeq ?? -1) < lastSeq) {
+      // A crash between the journal and run.json: rebuild from the journal.
+      const from = metadata?.journalSeq ?? -1;
+      metadata ??= newMetadata(runId, project, first?.timestampMs ?? 0);
+      const handle = await fs.open(eventsPath, "r");
+      try {
+        for await (const event of readJournal(handle)) {
+          if (event.seq > from) applyToMetadata(metadata, event);
+        }
+      } finally {
+        await handle.close();
+      }
+      metadata.journalSeq = lastSeq;
+      dirty = true;
     }
     const handle = await fs.open(eventsPath, "a");
-    const run: RunState = { dir, metadata, lastSeq, size, handle };
-    this.#runs.set(event.runId, run);
+    const run: RunState = {
+      dir,
+      metadata,
+      lastSeq,
+      size,
+      handle,
+      startedMs: first?.kind === "run_start" ? first.timestampMs : undefined,
+      dirty,
+    };
+    this.#runs.set(runId, run);
     return run;
   }
 
@@ -303,12 +424,13 @@ export class LocalBackend implements Backend {
 
   async #writeMetadata(run: RunState): Promise<void> {
     const path = joinPath(run.dir, RUN_FILES.metadata);
-    const temporary = `${path}.tmp`;
+    const temporary = `${path}.${randomSuffix()}.tmp`;
     await this.#fs.writeFile(
       temporary,
       JSON.stringify(run.metadata, null, 2) + "\n",
     );
     await this.#fs.rename(temporary, path);
+    run.dirty = false;
   }
 }
 
@@ -339,87 +461,5 @@ function applyToMetadata(metadata: RunMetadata, event: TrackingEvent): boolean {
       return true;
     default:
       return false;
-  }
-}
-
-/**
- * Cuts a torn last line off a journal (a write interrupted by a crash) and
- * returns the `seq` of its last complete event (-1 when empty), its size
- * after the cut, and its first event.
- */
-async function recoverJournal(
-  fs: FileSystemLike,
-  path: string,
-): Promise<
-  { lastSeq: number; size: number; first: TrackingEvent | undefined }
-> {
-  let handle: FileHandleLike;
-  try {
-    handle = await fs.open(path, "r+");
-  } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") {
-      return { lastSeq: -1, size: 0, first: undefined };
-    }
-    throw error;
-  }
-  try {
-    const { size } = await handle.stat();
-    const read = async (start: number, length: number): Promise<Uint8Array> => {
-      const buffer = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(
-          buffer,
-          done,
-          length - done,
-          start + done,
-        );
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return buffer.subarray(0, done);
-    };
-    // The last complete line, reading a growing window from the end.
-    let window = 64 * 1024;
-    let end = size;
-    let lastLine: Uint8Array | undefined;
-    while (true) {
-      const start = Math.max(0, size - window);
-      const buffer = await read(start, size - start);
-      const lastNewline = buffer.lastIndexOf(10);
-      if (lastNewline === -1) {
-        if (start > 0) {
-          window *= 4;
-          continue;
-        }
-        end = 0;
-        break;
-      }
-      end = start + lastNewline + 1;
-      const before = buffer.lastIndexOf(10, lastNewline - 1);
-      if (before === -1 && start > 0) {
-        window *= 4;
-        continue;
-      }
-      lastLine = buffer.subarray(before + 1, lastNewline);
-      break;
-    }
-    if (end < size) await handle.truncate(end);
-    if (!lastLine) return { lastSeq: -1, size: end, first: undefined };
-    const lastSeq = decodeEvent(decoder.decode(lastLine)).seq;
-    // The first line: the run's start, to tell a replay from a reused id.
-    const head = await read(0, Math.min(end, 64 * 1024));
-    const firstNewline = head.indexOf(10);
-    let first: TrackingEvent | undefined;
-    try {
-      first = firstNewline > 0
-        ? decodeEvent(decoder.decode(head.subarray(0, firstNewline)))
-        : undefined;
-    } catch {
-      first = undefined;
-    }
-    return { lastSeq, size: end, first };
-  } finally {
-    await handle.close();
   }
 }

@@ -1,7 +1,7 @@
 // This module is browser compatible: the filesystem is reached at run time.
-import { decodeEvent } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
 import { TrackerError } from "../../errors/errors.ts";
+import { readJournal } from "./journal.ts";
 import {
   type FileSystemLike,
   joinPath,
@@ -173,31 +173,7 @@ export class LocalStore {
       );
     }
     try {
-      // One decoder per reader: a streaming decoder keeps state between chunks.
-      const decoder = new TextDecoder();
-      const buffer = new Uint8Array(1024 * 1024);
-      let carry = "";
-      let position = 0;
-      while (true) {
-        const { bytesRead } = await handle.read(
-          buffer,
-          0,
-          buffer.length,
-          position,
-        );
-        if (bytesRead === 0) break;
-        position += bytesRead;
-        const text = carry +
-          decoder.decode(buffer.subarray(0, bytesRead), { stream: true });
-        const lastNewline = text.lastIndexOf("\n");
-        carry = text.slice(lastNewline + 1);
-        let start = 0;
-        while (start <= lastNewline) {
-          const end = text.indexOf("\n", start);
-          if (end > start) yield decodeEvent(text.slice(start, end));
-          start = end + 1;
-        }
-      }
+      yield* readJournal(handle);
     } finally {
       await handle.close();
     }
