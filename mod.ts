@@ -42,15 +42,37 @@ export {
   registerBackend,
   registeredBackends,
 } from "./logger/registry.ts";
-export type { Backend, BackendLimits, SendResult } from "./pipeline/backend.ts";
+export type {
+  Backend,
+  BackendLimits,
+  SendFailure,
+  SendResult,
+  SendRetryable,
+  SendSuccess,
+} from "./pipeline/backend.ts";
 export type {
   BackendFlushReport,
   BackendStats,
+  BatchProcessorSettings,
   ErrorState,
 } from "./pipeline/batch_processor.ts";
 export type { FlushReport, PipelineStats } from "./pipeline/pipeline.ts";
 export type { RetryOptions } from "./pipeline/retry.ts";
-export type { ParamValue, RunStatus, TrackingEvent } from "./event/types.ts";
+export type { Clock, TimerHandle } from "./runtime/clock.ts";
+export type {
+  ArtifactEvent,
+  EventBase,
+  MediaEvent,
+  MetricEvent,
+  ParamEvent,
+  ParamValue,
+  RunEndEvent,
+  RunNameEvent,
+  RunStartEvent,
+  RunStatus,
+  TagEvent,
+  TrackingEvent,
+} from "./event/types.ts";
 export {
   BackendError,
   DroppedEventsError,

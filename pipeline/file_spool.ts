@@ -11,6 +11,7 @@ import {
   joinPath,
   processId,
   processStartMs,
+  readAt,
   requireFileSystem,
 } from "../runtime/fs.ts";
 import type { Spool, SpoolRecord } from "./spool.ts";
@@ -110,19 +111,7 @@ async function readRange(
 ): Promise<Uint8Array> {
   const handle = await fs.open(path, "r");
   try {
-    const buffer = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(
-        buffer,
-        done,
-        length - done,
-        start + done,
-      );
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return buffer.subarray(0, done);
+    return await readAt(handle, start, length);
   } finally {
     await handle.close();
   }

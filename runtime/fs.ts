@@ -25,6 +25,34 @@ export interface FileHandleLike {
   close(): Promise<void>;
 }
 
+/**
+ * Reads `length` bytes from `start` (fewer at the end of the file).
+ *
+ * @param handle An open file.
+ * @param start Byte offset.
+ * @param length How many bytes at most.
+ * @returns The bytes read.
+ */
+export async function readAt(
+  handle: FileHandleLike,
+  start: number,
+  length: number,
+): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(
+      buffer,
+      done,
+      length - done,
+      start + done,
+    );
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buffer.subarray(0, done);
+}
+
 /** The subset of `node:fs/promises` that uetai uses. */
 export interface FileSystemLike {
   /** Creates a folder. */

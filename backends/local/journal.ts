@@ -5,29 +5,13 @@
  */
 import { decodeEvent } from "../../event/codec.ts";
 import type { TrackingEvent } from "../../event/types.ts";
-import type { FileHandleLike, FileSystemLike } from "../../runtime/fs.ts";
+import {
+  type FileHandleLike,
+  type FileSystemLike,
+  readAt,
+} from "../../runtime/fs.ts";
 
 const CHUNK_BYTES = 1024 * 1024;
-
-async function readAt(
-  handle: FileHandleLike,
-  start: number,
-  length: number,
-): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(
-      buffer,
-      done,
-      length - done,
-      start + done,
-    );
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buffer.subarray(0, done);
-}
 
 /**
  * Streams the events of a journal in order, a chunk at a time. A torn last
