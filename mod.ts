@@ -74,6 +74,24 @@ export type {
   TrackingEvent,
 } from "./event/types.ts";
 export {
+  Audio,
+  ConfusionMatrix,
+  Curve,
+  type EncodedMedia,
+  Graph,
+  Histogram,
+  Html,
+  Image,
+  isMediaValue,
+  MEDIA_VALUE,
+  type MediaValue,
+  prCurve,
+  rocCurve,
+  type ScoreCurveOptions,
+  Table,
+  Text,
+} from "./media/mod.ts";
+export {
   BackendError,
   DroppedEventsError,
   isBackendError,

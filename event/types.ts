@@ -98,6 +98,14 @@ export interface MediaEvent extends EventBase {
   data: Uint8Array;
   /** Extra, JSON-serialisable description (caption, size, labels, ...). */
   metadata?: Record<string, unknown>;
+  /** File extension for `data`, without the dot, such as `"png"`. */
+  extension?: string;
+  /**
+   * Where the bytes are stored instead of inline, relative to the run's
+   * folder (the local store's journal keeps media this way; `data` is then
+   * empty until read back).
+   */
+  file?: string;
 }
 
 /** A new artifact version was recorded for a run. */

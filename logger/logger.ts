@@ -26,6 +26,7 @@ import {
   readEnvironment,
 } from "../runtime/fs.ts";
 import { flattenParams } from "./params.ts";
+import { isMediaValue, type MediaValue } from "../media/media_value.ts";
 import { createBackend, detectBackend } from "./registry.ts";
 
 /** What to do with `NaN` and `±Infinity` metric values. */
@@ -33,8 +34,11 @@ export type NonFinitePolicy = "keep" | "drop" | "error";
 
 /** Values accepted by {@linkcode Logger.log}: numbers, and nested objects of them. */
 export interface LogValues {
-  /** A metric value, or a nested object whose keys are joined with `/`. */
-  [key: string]: number | LogValues;
+  /**
+   * A metric value, a media value (`Image`, `Audio`, `Text`, `Table`, ...),
+   * or a nested object whose keys are joined with `/`.
+   */
+  [key: string]: number | MediaValue | LogValues;
 }
 
 /** Options of one {@linkcode Logger.log} call. */
@@ -400,11 +404,13 @@ export class Logger {
     // as one group; it is expanded into one event per key off the hot path.
     let flat: Record<string, number> = { ...values } as Record<string, number>;
     let count = 0;
+    let media: [string, MediaValue][] | undefined;
     for (const key in flat) {
       const value = flat[key];
       if (typeof value !== "number" || value - value !== 0 || key === "") {
         flat = Object.create(null) as Record<string, number>;
-        count = this.#flatten(values, "", flat, 0);
+        media = [];
+        count = this.#flatten(values, "", flat, 0, media);
         break;
       }
       count++;
@@ -423,6 +429,19 @@ export class Logger {
       if (context !== undefined) group.context = context;
       this.#seq += count;
       this.#pipeline.enqueue(group);
+    }
+    if (media !== undefined) {
+      for (const [key, value] of media) {
+        this.#pipeline.enqueue({
+          kind: "pending_media",
+          runId: this.#runId,
+          seq: this.#seq++,
+          timestampMs,
+          step,
+          key,
+          value,
+        });
+      }
     }
     if (step >= this.#nextStep) this.#nextStep = step + 1;
   }
@@ -614,6 +633,7 @@ export class Logger {
     prefix: string,
     out: Record<string, number>,
     depth: number,
+    media: [string, MediaValue][],
   ): number {
     let count = 0;
     for (const key in values) {
@@ -635,16 +655,23 @@ export class Logger {
         }
         if (!(name in out)) count++;
         out[name] = value;
+      } else if (isMediaValue(value)) {
+        if (key === "") {
+          throw new TypeError(
+            `Cannot log a value with an empty key under "${prefix}"`,
+          );
+        }
+        media.push([name, value]);
       } else if (isPlainObject(value)) {
         if (depth > 32) {
           throw new TypeError(
             `Cannot log "${name}": objects are nested more than 32 levels deep`,
           );
         }
-        count += this.#flatten(value, name + "/", out, depth + 1);
+        count += this.#flatten(value, name + "/", out, depth + 1, media);
       } else {
         throw new TypeError(
-          `Cannot log "${name}": expected a finite number or a nested object of them, got ${
+          `Cannot log "${name}": expected a finite number, a media value (Image, Audio, Text, ...) or a nested object of them, got ${
             describe(value)
           }`,
         );

@@ -1,6 +1,7 @@
 // This module is browser compatible.
 import { encodeEvent, utf8ByteLength } from "../event/codec.ts";
-import type { MetricEvent, TrackingEvent } from "../event/types.ts";
+import type { MediaEvent, MetricEvent, TrackingEvent } from "../event/types.ts";
+import type { EncodedMedia, MediaValue } from "../media/media_value.ts";
 import {
   BackendError,
   DroppedEventsError,
@@ -122,8 +123,75 @@ export interface MetricGroup {
   count: number;
 }
 
-/** What a processor queues: an event, or a compact group of metric points. */
-export type QueueItem = TrackingEvent | MetricGroup;
+/**
+ * A media value logged at a step, not yet encoded: `log()` only checks and
+ * queues it, and the bytes are made when the queue is drained, once for all
+ * backends.
+ */
+export interface PendingMedia {
+  /** Discriminant. */
+  kind: "pending_media";
+  /** The run. */
+  runId: string;
+  /** `seq` of the media event. */
+  seq: number;
+  /** When it was logged, in milliseconds since the epoch. */
+  timestampMs: number;
+  /** Training step. */
+  step: number;
+  /** Name it was logged under. */
+  key: string;
+  /** The value. */
+  value: MediaValue;
+  /** The encoding under way, shared by every backend's processor. */
+  encoded?: Promise<EncodedMedia>;
+}
+
+/** What a processor queues: an event, a compact group of metric points, or a media value to encode. */
+export type QueueItem = TrackingEvent | MetricGroup | PendingMedia;
+
+/**
+ * Encodes a pending media value (once, whichever processor asks first) into
+ * its media event.
+ *
+ * @param item The pending media value.
+ * @returns The media event.
+ *
+ * @example
+ * ```ts
+ * import { encodePendingMedia } from "@uetai/uetai/pipeline";
+ * import { Text } from "@uetai/uetai/media";
+ * import assert from "node:assert/strict";
+ * const event = await encodePendingMedia({
+ *   kind: "pending_media",
+ *   runId: "r",
+ *   seq: 3,
+ *   timestampMs: 0,
+ *   step: 1,
+ *   key: "sample",
+ *   value: new Text("hello"),
+ * });
+ * assert.equal(event.contentType, "text/plain");
+ * ```
+ */
+export async function encodePendingMedia(
+  item: PendingMedia,
+): Promise<MediaEvent> {
+  const encoded = await (item.encoded ??= item.value.encode());
+  return {
+    kind: "media",
+    runId: item.runId,
+    seq: item.seq,
+    timestampMs: item.timestampMs,
+    key: item.key,
+    step: item.step,
+    mediaType: encoded.mediaType,
+    contentType: encoded.contentType,
+    extension: encoded.extension,
+    data: encoded.data,
+    metadata: encoded.metadata,
+  };
+}
 
 /**
  * Expands a queued item into events, appending them to `out`.
@@ -149,7 +217,10 @@ export type QueueItem = TrackingEvent | MetricGroup;
  * assert.deepEqual(out.map((e) => e.seq), [5, 6]);
  * ```
  */
-export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
+export function expandQueueItem(
+  item: TrackingEvent | MetricGroup,
+  out: TrackingEvent[],
+): void {
   if (item.kind !== "metric_group") {
     out.push(item);
     return;
@@ -172,6 +243,9 @@ export function expandQueueItem(item: QueueItem, out: TrackingEvent[]): void {
   }
 }
 
+/** What a media value not yet encoded is assumed to weigh in the queue. */
+const PENDING_MEDIA_BYTES = 64 * 1024;
+
 /** The least time given to work still under way when a deadline has passed. */
 const GRACE_MS = 50;
 
@@ -182,6 +256,8 @@ function approximateBytes(event: QueueItem): number {
   switch (event.kind) {
     case "metric_group":
       return event.count * (120 + (event.context?.length ?? 0));
+    case "pending_media":
+      return PENDING_MEDIA_BYTES;
     case "metric":
       return 112 + event.key.length + (event.context?.length ?? 0);
     case "media":
@@ -523,7 +599,21 @@ export class BatchProcessor {
       const items = this.#queue.splice(0, take);
       this.#queueBytes = Math.max(0, this.#queueBytes - estimate);
       const events: TrackingEvent[] = [];
-      for (const item of items) expandQueueItem(item, events);
+      for (const item of items) {
+        if (item.kind !== "pending_media") {
+          expandQueueItem(item, events);
+          continue;
+        }
+        try {
+          events.push(await encodePendingMedia(item));
+        } catch (cause) {
+          this.#drop(
+            1,
+            `the media value "${item.key}" at step ${item.step} could not be encoded`,
+            cause,
+          );
+        }
+      }
       const records: SpoolRecord[] = new Array(events.length);
       for (let i = 0; i < events.length; i++) {
         const line = encodeEvent(events[i]);

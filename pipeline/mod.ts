@@ -32,9 +32,11 @@ export {
   BatchProcessor,
   type BatchProcessorOptions,
   type BatchProcessorSettings,
+  encodePendingMedia,
   type ErrorState,
   expandQueueItem,
   type MetricGroup,
+  type PendingMedia,
   type QueueItem,
 } from "./batch_processor.ts";
 export {

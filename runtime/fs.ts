@@ -61,6 +61,8 @@ export interface FileSystemLike {
   open(path: string, flags: string): Promise<FileHandleLike>;
   /** Reads a whole (small) file as text. */
   readFile(path: string, encoding: "utf8"): Promise<string>;
+  /** Reads a whole file as bytes. */
+  readFile(path: string): Promise<Uint8Array>;
   /** Writes a whole (small) file. */
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
   /** Appends to a file, creating it. */

@@ -147,7 +147,7 @@ function countingFs(): { fs: FileSystemLike; reads: () => number } {
       if (flags === "r") reads++;
       return real.open(path, flags);
     },
-    readFile: (path, encoding) => real.readFile(path, encoding),
+    readFile: real.readFile.bind(real),
     writeFile: (path, data) => real.writeFile(path, data),
     appendFile: (path, data) => real.appendFile(path, data),
     rename: (from, to) => real.rename(from, to),

@@ -16,7 +16,85 @@ export const RUN_FILES = {
   metadata: "run.json",
   /** Append-only NDJSON journal of every event of the run. */
   events: "events.ndjson",
+  /** Folder of media files, one sub-folder per kind of media. */
+  media: "media",
+  /** Index of the media files, rewritten atomically. */
+  mediaIndex: "media/index.json",
 } as const;
+
+/** One media file of a run, as listed in `media/index.json`. */
+export interface MediaEntry {
+  /** Name it was logged under. */
+  key: string;
+  /** Training step. */
+  step: number;
+  /** `seq` of its event. */
+  seq: number;
+  /** When it was logged, in milliseconds since the epoch. */
+  timestampMs: number;
+  /** Kind of media, such as `"image"`. */
+  mediaType: string;
+  /** MIME type. */
+  contentType: string;
+  /** The file, relative to the run folder, such as `"media/image/sample_step3_12.png"`. */
+  file: string;
+  /** Size of the file in bytes. */
+  sizeBytes: number;
+  /** The media value's description (caption, width, labels, ...). */
+  metadata: Record<string, unknown>;
+}
+
+/** What `media/index.json` holds. */
+export interface MediaIndex {
+  /** Layout version. */
+  schema: number;
+  /** `seq` of the last journal event this index reflects. */
+  journalSeq: number;
+  /** The media files, in logging order. */
+  items: MediaEntry[];
+}
+
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/gif": "gif",
+  "image/webp": "webp",
+  "audio/wav": "wav",
+  "audio/mpeg": "mp3",
+  "audio/ogg": "ogg",
+  "audio/flac": "flac",
+  "application/json": "json",
+  "text/plain": "txt",
+  "text/html": "html",
+};
+
+/**
+ * Where a media event's bytes go inside its run folder: one folder per kind,
+ * a name carrying the key, the step and the seq (so it is unique, and the
+ * same again on a replay).
+ *
+ * @param event The media event's kind, key, step, seq, type and extension.
+ * @returns A relative path such as `media/image/samples_digit_step3_42.png`.
+ */
+export function mediaFilePath(
+  event: {
+    mediaType: string;
+    key: string;
+    step: number;
+    seq: number;
+    contentType: string;
+    extension?: string;
+  },
+): string {
+  const safe = (text: string): string =>
+    text.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^\.+/, "_").slice(0, 80);
+  const extension = safe(
+    event.extension ?? EXTENSIONS[event.contentType] ?? "bin",
+  );
+  return `${RUN_FILES.media}/${safe(event.mediaType)}/${
+    safe(event.key)
+  }_step${event.step}_${event.seq}.${extension}`;
+}
 
 /** What `run.json` holds. */
 export interface RunMetadata {

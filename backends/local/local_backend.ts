@@ -1,6 +1,10 @@
 // This module is browser compatible: the filesystem is reached at run time.
 import { encodeEvent } from "../../event/codec.ts";
-import type { RunStartEvent, TrackingEvent } from "../../event/types.ts";
+import type {
+  MediaEvent,
+  RunStartEvent,
+  TrackingEvent,
+} from "../../event/types.ts";
 import { BackendError } from "../../errors/errors.ts";
 import type {
   Backend,
@@ -18,6 +22,9 @@ import {
   assertSafeName,
   DEFAULT_LOCAL_DIR,
   LOCAL_STORE_SCHEMA_VERSION,
+  type MediaEntry,
+  mediaFilePath,
+  type MediaIndex,
   RUN_FILES,
   runDirectory,
   type RunMetadata,
@@ -52,6 +59,10 @@ interface RunState {
   startedMs: number | undefined;
   /** The metadata changed and `run.json` was not written since. */
   dirty: boolean;
+  /** The run's media files. */
+  media: MediaEntry[];
+  /** `media` changed and `media/index.json` was not written since. */
+  mediaDirty: boolean;
 }
 
 /** What one send appends to one run's journal. */
@@ -60,7 +71,11 @@ interface PendingWrite {
   lastSeq: number;
   /** The events among them that change `run.json`. */
   metadataEvents: TrackingEvent[];
+  /** Media files to write before the journal names them. */
+  mediaFiles: { event: MediaEvent; file: string }[];
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   "ENOSPC",
@@ -207,11 +222,24 @@ export class LocalBackend implements Backend {
         if (event.kind === "run_start") this.#checkStart(run, event);
         let pending = touched.get(run);
         if (!pending) {
-          pending = { text: "", lastSeq: run.lastSeq, metadataEvents: [] };
+          pending = {
+            text: "",
+            lastSeq: run.lastSeq,
+            metadataEvents: [],
+            mediaFiles: [],
+          };
           touched.set(run, pending);
         }
         if (event.seq <= pending.lastSeq) continue; // stored already: a replay
-        pending.text += encodeEvent(event) + "\n";
+        if (event.kind === "media") {
+          // The bytes go to their own file; the journal names it.
+          const file = mediaFilePath(event);
+          pending.mediaFiles.push({ event, file });
+          pending.text += encodeEvent({ ...event, data: EMPTY_BYTES, file }) +
+            "\n";
+        } else {
+          pending.text += encodeEvent(event) + "\n";
+        }
         pending.lastSeq = event.seq;
         if (event.kind !== "metric" && event.kind !== "media") {
           pending.metadataEvents.push(event);
@@ -226,10 +254,15 @@ export class LocalBackend implements Backend {
             }),
           };
         }
+        for (const { event, file } of pending.mediaFiles) {
+          await this.#writeAtomically(joinPath(run.dir, file), event.data);
+        }
         if (pending.text !== "") await this.#append(run, pending);
-        // Metadata follows the journal: applied only for what was written,
-        // and written until a write succeeds (a replay retries it too).
+        // Metadata and the media index follow the journal: applied only for
+        // what was written, and written until a write succeeds (a replay
+        // retries them too).
         if (run.dirty) await this.#writeMetadata(run);
+        if (run.mediaDirty) await this.#writeMediaIndex(run);
         if (run.metadata.status !== "running") {
           await run.handle.close();
           this.#runs.delete(run.metadata.runId);
@@ -280,6 +313,10 @@ export class LocalBackend implements Backend {
     run.lastSeq = pending.lastSeq;
     for (const event of pending.metadataEvents) {
       if (applyToMetadata(run.metadata, event)) run.dirty = true;
+    }
+    for (const { event, file } of pending.mediaFiles) {
+      run.media.push(mediaEntry(event, file, event.data.byteLength));
+      run.mediaDirty = true;
     }
     run.metadata.journalSeq = pending.lastSeq;
     if (this.#sync) await run.handle.datasync();
@@ -374,21 +411,37 @@ export class LocalBackend implements Backend {
     const { lastSeq, size, first } = await recoverJournal(fs, eventsPath);
     let metadata = await fs.readFile(joinPath(dir, RUN_FILES.metadata), "utf8")
       .then((text) => JSON.parse(text) as RunMetadata, () => undefined);
-    let dirty = false;
-    if (!metadata || (metadata.journalSeq ?? -1) < lastSeq) {
-      // A crash between the journal and run.json: rebuild from the journal.
-      const from = metadata?.journalSeq ?? -1;
-      metadata ??= newMetadata(runId, project, first?.timestampMs ?? 0);
+    const index = await fs.readFile(joinPath(dir, RUN_FILES.mediaIndex), "utf8")
+      .then((text) => JSON.parse(text) as MediaIndex, () => undefined);
+    const media = [...(index?.items ?? [])];
+    const indexed = media.length;
+    const metadataFrom = metadata?.journalSeq ?? -1;
+    const mediaFrom = index?.journalSeq ?? -1;
+    const dirty = metadataFrom < lastSeq;
+    const mediaDirty = mediaFrom < lastSeq;
+    metadata ??= newMetadata(runId, project, first?.timestampMs ?? 0);
+    if (dirty || mediaDirty) {
+      // A crash between the journal and run.json or the media index (or a
+      // run without media yet): bring them up to the journal.
       const handle = await fs.open(eventsPath, "r");
       try {
         for await (const event of readJournal(handle)) {
-          if (event.seq > from) applyToMetadata(metadata, event);
+          if (event.seq > metadataFrom) applyToMetadata(metadata, event);
+          if (
+            event.seq > mediaFrom && event.kind === "media" &&
+            event.file !== undefined
+          ) {
+            const size = await fs.stat(joinPath(dir, event.file)).then(
+              (stat) => stat.size,
+              () => 0,
+            );
+            media.push(mediaEntry(event, event.file, size));
+          }
         }
       } finally {
         await handle.close();
       }
       metadata.journalSeq = lastSeq;
-      dirty = true;
     }
     const handle = await fs.open(eventsPath, "a");
     const run: RunState = {
@@ -399,6 +452,8 @@ export class LocalBackend implements Backend {
       handle,
       startedMs: first?.kind === "run_start" ? first.timestampMs : undefined,
       dirty,
+      media,
+      mediaDirty: mediaDirty && media.length > indexed,
     };
     this.#runs.set(runId, run);
     return run;
@@ -423,15 +478,55 @@ export class LocalBackend implements Backend {
   }
 
   async #writeMetadata(run: RunState): Promise<void> {
-    const path = joinPath(run.dir, RUN_FILES.metadata);
-    const temporary = `${path}.${randomSuffix()}.tmp`;
-    await this.#fs.writeFile(
-      temporary,
+    await this.#writeAtomically(
+      joinPath(run.dir, RUN_FILES.metadata),
       JSON.stringify(run.metadata, null, 2) + "\n",
     );
-    await this.#fs.rename(temporary, path);
     run.dirty = false;
   }
+
+  async #writeMediaIndex(run: RunState): Promise<void> {
+    const index: MediaIndex = {
+      schema: LOCAL_STORE_SCHEMA_VERSION,
+      journalSeq: run.lastSeq,
+      items: run.media,
+    };
+    await this.#writeAtomically(
+      joinPath(run.dir, RUN_FILES.mediaIndex),
+      JSON.stringify(index) + "\n",
+    );
+    run.mediaDirty = false;
+  }
+
+  /** Writes a whole file under a temporary name, then renames it into place. */
+  async #writeAtomically(
+    path: string,
+    data: string | Uint8Array,
+  ): Promise<void> {
+    const folder = path.slice(0, path.lastIndexOf("/"));
+    if (folder !== "") await this.#fs.mkdir(folder, { recursive: true });
+    const temporary = `${path}.${randomSuffix()}.tmp`;
+    await this.#fs.writeFile(temporary, data);
+    await this.#fs.rename(temporary, path);
+  }
+}
+
+function mediaEntry(
+  event: MediaEvent,
+  file: string,
+  sizeBytes: number,
+): MediaEntry {
+  return {
+    key: event.key,
+    step: event.step,
+    seq: event.seq,
+    timestampMs: event.timestampMs,
+    mediaType: event.mediaType,
+    contentType: event.contentType,
+    file,
+    sizeBytes,
+    metadata: event.metadata ?? {},
+  };
 }
 
 function applyToMetadata(metadata: RunMetadata, event: TrackingEvent): boolean {

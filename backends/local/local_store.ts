@@ -10,6 +10,8 @@ import {
 import {
   assertSafeName,
   DEFAULT_LOCAL_DIR,
+  type MediaEntry,
+  type MediaIndex,
   RUN_FILES,
   runDirectory,
   type RunMetadata,
@@ -173,10 +175,63 @@ export class LocalStore {
       );
     }
     try {
-      yield* readJournal(handle);
+      for await (const event of readJournal(handle)) {
+        if (event.kind === "media" && event.file !== undefined) {
+          // The journal names the file the bytes were written to.
+          event.data = await this.readMediaFile(project, runId, event.file);
+        }
+        yield event;
+      }
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Lists a run's media files (images, audio, tables, ...) from its
+   * `media/index.json`, in logging order.
+   *
+   * @param project The project.
+   * @param runId The run.
+   * @returns The entries; empty when the run logged no media.
+   */
+  async listMedia(project: string, runId: string): Promise<MediaEntry[]> {
+    const path = joinPath(
+      runDirectory(this.#root, project, runId),
+      RUN_FILES.mediaIndex,
+    );
+    const text = await this.#fs.readFile(path, "utf8").catch(() => undefined);
+    return text === undefined ? [] : (JSON.parse(text) as MediaIndex).items;
+  }
+
+  /**
+   * Reads the bytes of one media file of a run.
+   *
+   * @param project The project.
+   * @param runId The run.
+   * @param file The file, relative to the run folder, as in a {@linkcode MediaEntry}.
+   * @returns The bytes.
+   * @throws {TypeError} When `file` is not a path under the run's `media/` folder.
+   */
+  async readMediaFile(
+    project: string,
+    runId: string,
+    file: string,
+  ): Promise<Uint8Array> {
+    if (
+      typeof file !== "string" || !file.startsWith(`${RUN_FILES.media}/`) ||
+      file.includes("..") ||
+      file.includes("\\") || file.includes("\0")
+    ) {
+      throw new TypeError(
+        `Cannot read media file ${
+          JSON.stringify(file)
+        }: expected a path under 'media/'`,
+      );
+    }
+    return await this.#fs.readFile(
+      joinPath(runDirectory(this.#root, project, runId), file),
+    );
   }
 
   /**

@@ -24,6 +24,9 @@ export {
 export {
   DEFAULT_LOCAL_DIR,
   LOCAL_STORE_SCHEMA_VERSION,
+  type MediaEntry,
+  mediaFilePath,
+  type MediaIndex,
   RUN_FILES,
   type RunMetadata,
 } from "./layout.ts";
