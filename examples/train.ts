@@ -8,7 +8,15 @@
  *
  * @module
  */
-import { createLogger } from "../mod.ts";
+import {
+  Audio,
+  ConfusionMatrix,
+  createLogger,
+  Graph,
+  Histogram,
+  Image,
+  Text,
+} from "../mod.ts";
 import { LocalStore } from "../backends/local/mod.ts";
 import { batches, loadMnist, Mlp } from "./mnist_mlp.ts";
 
@@ -100,7 +108,75 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
       last.loss.toFixed(4)
     }, test accuracy ${(last.accuracy * 100).toFixed(2)}%`,
   );
+  // Media, once per epoch: sample digits with their predicted labels and the
+  // distribution of each layer's weights.
+  const shown = 8;
+  const predicted = model.predict(
+    data.test.x.subarray(0, shown * data.inputSize),
+  );
+  const samples: Record<string, Image> = {};
+  for (let i = 0; i < shown; i++) {
+    samples[`digit_${i}`] = new Image(
+      data.test.x.subarray(i * data.inputSize, (i + 1) * data.inputSize),
+      {
+        width: 28,
+        height: 28,
+        channels: 1,
+        caption: `predicted ${predicted[i]}, true ${data.test.y[i]}`,
+      },
+    );
+  }
+  const weights: Record<string, Histogram> = {};
+  for (const layer of model.weightsSnapshot()) {
+    weights[layer.name] = new Histogram({ values: layer.weights, bins: 50 });
+  }
+  logger.log({ samples, weights }, { step: step - 1 });
 }
+
+// Media, once per run: the confusion matrix on the test set, the model
+// graph, a few predictions as text and a short synthesized audio clip.
+const predictions = model.predict(data.test.x);
+logger.log({
+  confusion: new ConfusionMatrix({
+    yTrue: Array.from(data.test.y),
+    yPred: Array.from(predictions),
+    title: "MNIST test set",
+  }),
+  model: new Graph({
+    nodes: [
+      { id: "input", label: `input ${data.inputSize}` },
+      {
+        id: "hidden",
+        label: `dense ${config.hiddenSize}`,
+        op: "matmul + bias",
+      },
+      { id: "relu", label: "relu", op: "relu" },
+      { id: "output", label: `dense ${data.numClasses}`, op: "matmul + bias" },
+      { id: "softmax", label: "softmax", op: "softmax" },
+    ],
+    edges: [
+      { from: "input", to: "hidden" },
+      { from: "hidden", to: "relu" },
+      { from: "relu", to: "output" },
+      { from: "output", to: "softmax" },
+    ],
+  }),
+  predictions: new Text(
+    Array.from(
+      predictions.subarray(0, 20),
+      (p, i) => `${i}: predicted ${p}, true ${data.test.y[i]}`,
+    ).join("\n"),
+    { metadata: { shown: 20 } },
+  ),
+  chirp: new Audio(
+    Float32Array.from(
+      { length: 16_000 },
+      (_, i) =>
+        0.5 * Math.sin(2 * Math.PI * (220 + 110 * i / 16_000) * i / 16_000),
+    ),
+    { sampleRate: 16_000, caption: "a tone rising from 220 Hz" },
+  ),
+}, { step: step - 1 });
 
 const report = await logger.end();
 const seconds = (performance.now() - started) / 1000;
@@ -120,6 +196,7 @@ if (backend.name === "local") {
     dir: (backend as unknown as { dir: string }).dir,
   });
   const run = await store.getRun(logger.project, logger.runId);
+  const media = await store.listMedia(logger.project, logger.runId);
   const series = await store.readMetrics(logger.project, logger.runId, {
     keys: ["train/loss"],
   });
@@ -127,6 +204,8 @@ if (backend.name === "local") {
   console.log(
     `  status ${run.status}, ${Object.keys(run.params).length} params, ${
       series.get("train/loss")?.length
-    } train/loss points`,
+    } train/loss points, ${media.length} media files (${
+      [...new Set(media.map((entry) => entry.mediaType))].join(", ")
+    })`,
   );
 }

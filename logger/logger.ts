@@ -323,8 +323,10 @@ export class Logger {
   }
 
   /**
-   * Logs values at a step: finite numbers become metric points; nested
-   * objects flatten to `a/b` keys. Synchronous and cheap: it only queues.
+   * Logs values at a step: finite numbers become metric points, media
+   * values (`Image`, `Audio`, `Text`, `Table`, ...) media events (encoded
+   * later, off this call); nested objects flatten to `a/b` keys.
+   * Synchronous and cheap: it only queues.
    * The call is all-or-nothing: when a value is rejected, nothing of the
    * call is logged.
    *
