@@ -6,6 +6,7 @@ import {
   type MediaValue,
 } from "./media_value.ts";
 import { encodePng } from "./png.ts";
+import { show as describe } from "./_json.ts";
 
 /**
  * How raw pixel values are ordered: `"HW"` is one value per pixel, row by
@@ -964,28 +965,4 @@ function hexPrefix(bytes: Uint8Array): string {
 
 function tagOf(value: unknown): string {
   return Object.prototype.toString.call(value).slice(8, -1);
-}
-
-/** Shows a value in an error message, like the other media encoders do. */
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(
-        value.length > 40 ? value.slice(0, 37) + "..." : value,
-      );
-    case "number":
-    case "boolean":
-      return String(value);
-    case "bigint":
-      return `${value}n`;
-    case "symbol":
-      return value.toString();
-    case "function":
-      return "a function";
-  }
-  const name = (value as object).constructor?.name;
-  return name && name !== "Object" ? `an instance of ${name}` : "an object";
 }

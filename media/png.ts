@@ -1,6 +1,7 @@
 // This module is browser compatible.
 
 import { crc32 } from "./_crc32.ts";
+import { show as describe } from "./_json.ts";
 
 /** Options of {@linkcode encodePng}: the size and the channels of the image. */
 export interface EncodePngOptions {
@@ -434,27 +435,3 @@ function writeChunk(
 }
 
 function ignore(): void {}
-
-/** Shows a value in an error message, like the other media encoders do. */
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(
-        value.length > 40 ? value.slice(0, 37) + "..." : value,
-      );
-    case "number":
-    case "boolean":
-      return String(value);
-    case "bigint":
-      return `${value}n`;
-    case "symbol":
-      return value.toString();
-    case "function":
-      return "a function";
-  }
-  const name = (value as object).constructor?.name;
-  return name && name !== "Object" ? `an instance of ${name}` : "an object";
-}
