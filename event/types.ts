@@ -90,6 +90,10 @@ export interface MediaEvent extends EventBase {
   key: string;
   /** Training step. */
   step: number;
+  /** Epoch, when one was given. */
+  epoch?: number;
+  /** Context such as `"train"` or `"validate"`, when one was given. */
+  context?: string;
   /** The kind of media, such as `"image"`, `"audio"`, `"text"`, `"table"`. */
   mediaType: string;
   /** MIME type of `data`, such as `"image/png"`. */

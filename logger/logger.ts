@@ -7,6 +7,7 @@ import type {
   BatchProcessorSettings,
   ErrorState,
   MetricGroup,
+  PendingMedia,
 } from "../pipeline/batch_processor.ts";
 import { FileSpool } from "../pipeline/file_spool.ts";
 import { MemorySpool } from "../pipeline/memory_spool.ts";
@@ -434,7 +435,7 @@ export class Logger {
     }
     if (media !== undefined) {
       for (const [key, value] of media) {
-        this.#pipeline.enqueue({
+        const item: PendingMedia = {
           kind: "pending_media",
           runId: this.#runId,
           seq: this.#seq++,
@@ -442,7 +443,10 @@ export class Logger {
           step,
           key,
           value,
-        });
+        };
+        if (epoch !== undefined) item.epoch = epoch;
+        if (context !== undefined) item.context = context;
+        this.#pipeline.enqueue(item);
       }
     }
     if (step >= this.#nextStep) this.#nextStep = step + 1;

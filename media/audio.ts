@@ -244,7 +244,14 @@ export class Audio implements MediaValue {
     return this.#channels?.[0].length;
   }
 
-  /** The caption, if one was given. */
+  /** Bytes held: the copied samples, the encoded file, or the Blob's size. */
+  get sizeHintBytes(): number {
+    let bytes = this.#bytes?.byteLength ?? this.#blob?.size ?? 0;
+    for (const channel of this.#channels ?? []) bytes += channel.byteLength;
+    return bytes;
+  }
+
+  /** The caption, if any. */
   get caption(): string | undefined {
     return this.#caption;
   }

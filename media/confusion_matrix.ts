@@ -57,6 +57,9 @@ export type ConfusionMatrixInput =
 
 const ACTION = "Cannot create ConfusionMatrix";
 
+/** Most classes a confusion matrix may have (its size grows with the square). */
+const MAX_CLASSES = 1000;
+
 /**
  * A confusion matrix of a classifier: `matrix[i][j]` counts the examples of
  * actual class `labels[i]` predicted as `labels[j]`.
@@ -158,6 +161,11 @@ export class ConfusionMatrix implements MediaValue {
       );
     }
     const resolved = labels ?? distinctSorted([...yTrue, ...yPred]);
+    if (resolved.length > MAX_CLASSES) {
+      throw new RangeError(
+        `${ACTION} as it would have more than ${MAX_CLASSES} classes: current count is ${resolved.length} (were scores passed instead of class labels?)`,
+      );
+    }
     if (resolved.length === 0) {
       throw new RangeError(
         `${ACTION} as 'yTrue' must not be empty when no 'labels' are given: current length is 0`,

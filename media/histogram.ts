@@ -59,6 +59,9 @@ export interface CometHistogramJson {
 const ACTION = "Cannot create Histogram";
 const DEFAULT_BINS = 64;
 
+/** Most bins a histogram may have (a mistaken count must not allocate gigabytes). */
+const MAX_BINS = 100_000;
+
 // Comet's fixed, exponentially spaced bins (see `cometBinIndex`).
 const COMET_OFFSET = 0;
 const COMET_START = 1e-12;
@@ -198,9 +201,12 @@ export class Histogram implements MediaValue {
       edges = readEdges(input.edges, false);
     } else {
       const bins = input.bins ?? DEFAULT_BINS;
-      if (typeof bins !== "number" || !Number.isSafeInteger(bins) || bins < 1) {
+      if (
+        typeof bins !== "number" || !Number.isSafeInteger(bins) || bins < 1 ||
+        bins > MAX_BINS
+      ) {
         throw new RangeError(
-          `${ACTION} as 'bins' must be a positive integer: current value is ${
+          `${ACTION} as 'bins' must be an integer from 1 to ${MAX_BINS}: current value is ${
             show(bins)
           }`,
         );

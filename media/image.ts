@@ -257,7 +257,7 @@ export class Image implements MediaValue {
         const format = sniffFormat(bytes);
         if (format !== undefined) {
           rejectRawOptions(options, `an encoded ${format.extension} file`);
-          this.#encoded = bytes.slice();
+          this.#encoded = new Uint8Array(bytes); // a copy, also of a Node Buffer (whose slice() shares)
           this.#format = format;
           const header = readHeader(bytes, format);
           this.#width = header.width;
@@ -318,6 +318,12 @@ export class Image implements MediaValue {
    */
   get channels(): number | undefined {
     return this.#channels;
+  }
+
+  /** Bytes held: the copied pixels, the encoded file, or the Blob's size. */
+  get sizeHintBytes(): number {
+    return this.#pixels?.byteLength ?? this.#encoded?.byteLength ??
+      this.#blob?.size ?? 0;
   }
 
   /** The caption, if any. */

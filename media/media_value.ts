@@ -33,6 +33,12 @@ export interface MediaValue {
   readonly [MEDIA_VALUE]: true;
   /** The kind of media, such as `"image"`. */
   readonly mediaType: string;
+  /**
+   * About how many bytes the value holds, so queues can count it against
+   * their memory bounds before it is encoded. A fixed guess is used when
+   * absent.
+   */
+  readonly sizeHintBytes?: number;
   /** Encodes the value into the bytes of one file. */
   encode(): Promise<EncodedMedia>;
 }

@@ -139,6 +139,10 @@ export interface PendingMedia {
   timestampMs: number;
   /** Training step. */
   step: number;
+  /** Epoch, when one was given. */
+  epoch?: number;
+  /** Context, when one was given. */
+  context?: string;
   /** Name it was logged under. */
   key: string;
   /** The value. */
@@ -178,7 +182,7 @@ export async function encodePendingMedia(
   item: PendingMedia,
 ): Promise<MediaEvent> {
   const encoded = await (item.encoded ??= item.value.encode());
-  return {
+  const event: MediaEvent = {
     kind: "media",
     runId: item.runId,
     seq: item.seq,
@@ -191,6 +195,9 @@ export async function encodePendingMedia(
     data: encoded.data,
     metadata: encoded.metadata,
   };
+  if (item.epoch !== undefined) event.epoch = item.epoch;
+  if (item.context !== undefined) event.context = item.context;
+  return event;
 }
 
 /**
@@ -252,12 +259,17 @@ const GRACE_MS = 50;
 /** How much of the queue one spool append takes (estimated bytes). */
 const DRAIN_CHUNK_BYTES = 2 * 1024 * 1024;
 
+/** How many events a queued item stands for. */
+function queuedCount(item: QueueItem): number {
+  return item.kind === "metric_group" ? item.count : 1;
+}
+
 function approximateBytes(event: QueueItem): number {
   switch (event.kind) {
     case "metric_group":
       return event.count * (120 + (event.context?.length ?? 0));
     case "pending_media":
-      return PENDING_MEDIA_BYTES;
+      return event.value.sizeHintBytes ?? PENDING_MEDIA_BYTES;
     case "metric":
       return 112 + event.key.length + (event.context?.length ?? 0);
     case "media":
@@ -368,7 +380,7 @@ export class BatchProcessor {
   enqueue(event: QueueItem): void {
     if (this.#closed) {
       this.#drop(
-        event.kind === "metric_group" ? event.count : 1,
+        queuedCount(event),
         "the processor was already shut down",
       );
       return;
@@ -381,7 +393,7 @@ export class BatchProcessor {
       // The spool is failing: hold up to four times the bound, then drop
       // (and report) rather than let memory grow without limit.
       this.#drop(
-        event.kind === "metric_group" ? event.count : 1,
+        queuedCount(event),
         `the queue holds ${this.#queueBytes} bytes and the spool is failing`,
         this.#lastError,
       );
@@ -414,6 +426,7 @@ export class BatchProcessor {
     // Whatever is still queued goes to the spool (and a file spool to the
     // disk), within what is left of the deadline (at least a moment).
     const journal = (async () => {
+      await this.#encodeQueuedMedia();
       await this.#withSpool(() => this.#drainQueue());
       await this.#withSpool(() => this.#spool.sync());
     })().catch((error) => this.#report(error as Error));
@@ -537,10 +550,19 @@ export class BatchProcessor {
 
   #queuedEvents(): number {
     let count = this.#draining;
-    for (const item of this.#queue) {
-      count += item.kind === "metric_group" ? item.count : 1;
-    }
+    for (const item of this.#queue) count += queuedCount(item);
     return count;
+  }
+
+  /** Starts encoding the queued media values, outside the spool's lock. */
+  async #encodeQueuedMedia(): Promise<void> {
+    const encodings: Promise<unknown>[] = [];
+    for (const item of this.#queue) {
+      if (item.kind === "pending_media") {
+        encodings.push(encodePendingMedia(item).catch(() => {}));
+      }
+    }
+    await Promise.all(encodings);
   }
 
   #withSpool<T>(operation: () => Promise<T>): Promise<T> {
@@ -568,6 +590,9 @@ export class BatchProcessor {
     if (this.#queue.length === 0) return true;
     if (this.#clock.now() < this.#spillBackoffUntilMs) return false;
     try {
+      // Media is encoded first, so a slow encoder never holds the spool
+      // (and with it the sends and acks of what is already spooled).
+      await this.#encodeQueuedMedia();
       await this.#withSpool(() => this.#drainQueue());
       this.#spillFailures = 0;
       return true;
@@ -598,38 +623,44 @@ export class BatchProcessor {
       }
       const items = this.#queue.splice(0, take);
       this.#queueBytes = Math.max(0, this.#queueBytes - estimate);
-      const events: TrackingEvent[] = [];
-      for (const item of items) {
-        if (item.kind !== "pending_media") {
-          expandQueueItem(item, events);
-          continue;
+      // Counted as pending until they are in the spool (or dropped), also
+      // while their media is being encoded.
+      let pendingCount = 0;
+      for (const item of items) pendingCount += queuedCount(item);
+      this.#draining += pendingCount;
+      let dropped: number;
+      try {
+        const events: TrackingEvent[] = [];
+        for (const item of items) {
+          if (item.kind !== "pending_media") {
+            expandQueueItem(item, events);
+            continue;
+          }
+          try {
+            events.push(await encodePendingMedia(item));
+          } catch (cause) {
+            this.#drop(
+              1,
+              `the media value "${item.key}" at step ${item.step} could not be encoded`,
+              cause,
+            );
+          }
+        }
+        const records: SpoolRecord[] = new Array(events.length);
+        for (let i = 0; i < events.length; i++) {
+          const line = encodeEvent(events[i]);
+          records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
         }
         try {
-          events.push(await encodePendingMedia(item));
-        } catch (cause) {
-          this.#drop(
-            1,
-            `the media value "${item.key}" at step ${item.step} could not be encoded`,
-            cause,
-          );
+          dropped = await this.#spool.append(records);
+        } catch (error) {
+          // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
+          this.#queue = items.concat(this.#queue);
+          this.#queueBytes += estimate;
+          throw error;
         }
-      }
-      const records: SpoolRecord[] = new Array(events.length);
-      for (let i = 0; i < events.length; i++) {
-        const line = encodeEvent(events[i]);
-        records[i] = { event: events[i], line, bytes: utf8ByteLength(line) };
-      }
-      let dropped: number;
-      this.#draining += records.length;
-      try {
-        dropped = await this.#spool.append(records);
-      } catch (error) {
-        // Put them back, ahead of anything queued meanwhile: nothing accepted is lost.
-        this.#queue = items.concat(this.#queue);
-        this.#queueBytes += estimate;
-        throw error;
       } finally {
-        this.#draining -= records.length;
+        this.#draining -= pendingCount;
       }
       if (dropped > 0) {
         this.#drop(

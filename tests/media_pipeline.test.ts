@@ -16,6 +16,10 @@ import {
 } from "../media/media_value.ts";
 import type { ErrorState } from "../pipeline/mod.ts";
 import type { MediaEvent } from "../event/types.ts";
+import { Buffer } from "node:buffer";
+import { BatchProcessor, MemorySpool, type Spool } from "../pipeline/mod.ts";
+import { ConfusionMatrix, encodePng, Histogram, Image } from "../media/mod.ts";
+import { FakeClock } from "./helpers/fake_clock.ts";
 
 /** A minimal media value: bytes given up front, counting its encodes. */
 class Blobby implements MediaValue {
@@ -158,5 +162,169 @@ describe("media through the logger", () => {
         1,
       ], ["b", 2]]);
     });
+  });
+});
+
+/** A media value whose encoding takes `delayMs` of real time. */
+class Slow implements MediaValue {
+  readonly [MEDIA_VALUE] = true as const;
+  readonly mediaType = "blob";
+  readonly sizeHintBytes: number;
+  #delayMs: number;
+  constructor(delayMs: number, sizeHintBytes = 10) {
+    this.#delayMs = delayMs;
+    this.sizeHintBytes = sizeHintBytes;
+  }
+  async encode(): Promise<EncodedMedia> {
+    await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
+    return {
+      mediaType: "blob",
+      contentType: "application/octet-stream",
+      extension: "bin",
+      data: new Uint8Array(1),
+      metadata: {},
+    };
+  }
+}
+
+describe("media, after review", () => {
+  it("events drained with a media value still encoding count as pending, not flushed", async () => {
+    const memory = new InMemoryBackend();
+    const logger = createLogger({
+      backend: memory,
+      exitFlushTimeoutMs: 0,
+      onError: () => {},
+    });
+    logger.log({ loss: 1, slow: new Slow(600) }, { step: 0 });
+    const early = await logger.flush({ timeoutMs: 100 });
+    assert.equal(early.ok, false);
+    assert.equal(early.backends[0].status, "pending");
+    assert.ok(early.backends[0].pendingEvents >= 1, JSON.stringify(early));
+    const done = await logger.end({ timeoutMs: 5000 });
+    assert.equal(done.ok, true);
+    assert.equal(
+      memory.events.filter((event) => event.kind === "media").length,
+      1,
+    );
+  });
+
+  it("counts a media value's size against maxQueueBytes, so big images spill at once", async () => {
+    const clock = new FakeClock();
+    let appends = 0;
+    const inner = new MemorySpool();
+    const counting: Spool = {
+      get durableEvents() {
+        return inner.durableEvents;
+      },
+      get pendingEvents() {
+        return inner.pendingEvents;
+      },
+      get pendingBytes() {
+        return inner.pendingBytes;
+      },
+      append: (records) => {
+        appends++;
+        return inner.append(records);
+      },
+      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
+      ack: (count) => inner.ack(count),
+      reject: (count) => inner.reject(count),
+      sync: () => inner.sync(),
+      close: () => inner.close(),
+    };
+    const processor = new BatchProcessor({
+      backend: new InMemoryBackend(),
+      spool: counting,
+      clock,
+      maxQueueBytes: 1024 * 1024,
+    });
+    processor.enqueue({
+      kind: "pending_media",
+      runId: "r",
+      seq: 1,
+      timestampMs: 0,
+      step: 0,
+      key: "big",
+      value: new Slow(0, 4 * 1024 * 1024),
+    });
+    for (let i = 0; i < 20 && appends === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(appends, 1, "spilled without waiting for the flush interval");
+    await processor.shutdown(1000);
+  });
+
+  it("keeps epoch and context with media, in events and in the index", async () => {
+    await withTempDir(async (dir) => {
+      const memory = new InMemoryBackend();
+      const logger = createLogger({
+        project: "m",
+        backends: [new LocalBackend({ dir }), memory],
+        exitFlushTimeoutMs: 0,
+      });
+      logger.log({ sample: new Blobby([1]) }, {
+        step: 2,
+        epoch: 1,
+        context: "validate",
+      });
+      await logger.end();
+      const event = memory.events.find((e): e is MediaEvent =>
+        e.kind === "media"
+      )!;
+      assert.equal(event.epoch, 1);
+      assert.equal(event.context, "validate");
+      const [entry] = await new LocalStore({ dir }).listMedia(
+        "m",
+        logger.runId,
+      );
+      assert.equal(entry.epoch, 1);
+      assert.equal(entry.context, "validate");
+    });
+  });
+
+  it("keys with dots stay readable, and reading metrics does not need the media files", async () => {
+    await withTempDir(async (dir) => {
+      const logger = createLogger({ project: "m", dir, exitFlushTimeoutMs: 0 });
+      logger.log({ loss: 1, "v1..v2": new Blobby([5]) }, { step: 0 });
+      await logger.end();
+      const store = new LocalStore({ dir });
+      const [entry] = await store.listMedia("m", logger.runId);
+      assert.ok(!entry.file.split("/").includes(".."), entry.file);
+      assert.ok(!entry.file.includes(".."), entry.file);
+      assert.deepEqual([
+        ...await store.readMediaFile("m", logger.runId, entry.file),
+      ], [5]);
+      await assert.rejects(
+        store.readMediaFile("m", logger.runId, "media/../run.json"),
+        TypeError,
+      );
+      await rm(join(dir, "m", logger.runId, entry.file));
+      const series = await store.readMetrics("m", logger.runId);
+      assert.deepEqual(series.get("loss")?.map((point) => point.value), [1]);
+    });
+  });
+
+  it("Image copies a Node Buffer (whose slice() would share its memory)", async () => {
+    const png = await encodePng(Uint8Array.from([10, 20, 30, 40]), {
+      width: 2,
+      height: 2,
+      channels: 1,
+    });
+    const buffer = Buffer.from(png);
+    const image = new Image(buffer);
+    buffer.fill(0);
+    assert.deepEqual([...(await image.encode()).data], [...png]);
+  });
+
+  it("refuses absurd histogram bin counts and confusion matrices, naming the value", () => {
+    assert.throws(
+      () => new Histogram({ values: [1, 2], bins: 50_000_000 }),
+      /'bins' must be an integer from 1 to 100000: current value is 50000000/,
+    );
+    const scores = Array.from({ length: 1500 }, (_, i) => i / 1500);
+    assert.throws(
+      () => new ConfusionMatrix({ yTrue: scores, yPred: scores }),
+      /more than 1000 classes: current count is 1500/,
+    );
   });
 });

@@ -28,6 +28,10 @@ export interface MediaEntry {
   key: string;
   /** Training step. */
   step: number;
+  /** Epoch, when one was given. */
+  epoch?: number;
+  /** Context such as `"validate"`, when one was given. */
+  context?: string;
   /** `seq` of its event. */
   seq: number;
   /** When it was logged, in milliseconds since the epoch. */
@@ -86,8 +90,12 @@ export function mediaFilePath(
     extension?: string;
   },
 ): string {
+  // Letters, digits, "_", "-" and single dots inside: never "..".
   const safe = (text: string): string =>
-    text.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^\.+/, "_").slice(0, 80);
+    text.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/\.{2,}/g, "_").replace(
+      /^\./,
+      "_",
+    ).slice(0, 80);
   const extension = safe(
     event.extension ?? EXTENSIONS[event.contentType] ?? "bin",
   );

@@ -255,7 +255,11 @@ export class LocalBackend implements Backend {
           };
         }
         for (const { event, file } of pending.mediaFiles) {
-          await this.#writeAtomically(joinPath(run.dir, file), event.data);
+          await this.#writeAtomically(
+            joinPath(run.dir, file),
+            event.data,
+            this.#sync,
+          );
         }
         if (pending.text !== "") await this.#append(run, pending);
         // Metadata and the media index follow the journal: applied only for
@@ -498,15 +502,32 @@ export class LocalBackend implements Backend {
     run.mediaDirty = false;
   }
 
-  /** Writes a whole file under a temporary name, then renames it into place. */
+  /**
+   * Writes a whole file under a temporary name, then renames it into place;
+   * with `durable`, the bytes reach the storage device before the rename
+   * (media files: unlike run.json, they cannot be rebuilt from the journal).
+   */
   async #writeAtomically(
     path: string,
     data: string | Uint8Array,
+    durable = false,
   ): Promise<void> {
     const folder = path.slice(0, path.lastIndexOf("/"));
     if (folder !== "") await this.#fs.mkdir(folder, { recursive: true });
     const temporary = `${path}.${randomSuffix()}.tmp`;
-    await this.#fs.writeFile(temporary, data);
+    if (durable) {
+      const handle = await this.#fs.open(temporary, "w");
+      try {
+        await handle.write(
+          typeof data === "string" ? textEncoder.encode(data) : data,
+        );
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      await this.#fs.writeFile(temporary, data);
+    }
     await this.#fs.rename(temporary, path);
   }
 }
@@ -516,7 +537,7 @@ function mediaEntry(
   file: string,
   sizeBytes: number,
 ): MediaEntry {
-  return {
+  const entry: MediaEntry = {
     key: event.key,
     step: event.step,
     seq: event.seq,
@@ -527,6 +548,9 @@ function mediaEntry(
     sizeBytes,
     metadata: event.metadata ?? {},
   };
+  if (event.epoch !== undefined) entry.epoch = event.epoch;
+  if (event.context !== undefined) entry.context = event.context;
+  return entry;
 }
 
 function applyToMetadata(metadata: RunMetadata, event: TrackingEvent): boolean {

@@ -151,15 +151,19 @@ export class LocalStore {
 
   /**
    * Streams every event of a run in order, reading the journal in chunks.
-   * A torn last line (a crash mid-write) is skipped.
+   * A torn last line (a crash mid-write) is skipped. Media events come with
+   * their bytes, read from their files, unless `mediaBytes` is `false`
+   * (their `file` then says where the bytes are).
    *
    * @param project The project.
    * @param runId The run.
+   * @param options `mediaBytes`: read media files too (default `true`).
    * @returns The events.
    */
   async *readEvents(
     project: string,
     runId: string,
+    options: { mediaBytes?: boolean } = {},
   ): AsyncGenerator<TrackingEvent, void, undefined> {
     const path = joinPath(
       runDirectory(this.#root, project, runId),
@@ -176,7 +180,10 @@ export class LocalStore {
     }
     try {
       for await (const event of readJournal(handle)) {
-        if (event.kind === "media" && event.file !== undefined) {
+        if (
+          event.kind === "media" && event.file !== undefined &&
+          options.mediaBytes !== false
+        ) {
           // The journal names the file the bytes were written to.
           event.data = await this.readMediaFile(project, runId, event.file);
         }
@@ -220,7 +227,7 @@ export class LocalStore {
   ): Promise<Uint8Array> {
     if (
       typeof file !== "string" || !file.startsWith(`${RUN_FILES.media}/`) ||
-      file.includes("..") ||
+      file.split("/").includes("..") ||
       file.includes("\\") || file.includes("\0")
     ) {
       throw new TypeError(
@@ -249,7 +256,9 @@ export class LocalStore {
   ): Promise<Map<string, MetricPoint[]>> {
     const wanted = options.keys ? new Set(options.keys) : undefined;
     const series = new Map<string, MetricPoint[]>();
-    for await (const event of this.readEvents(project, runId)) {
+    for await (
+      const event of this.readEvents(project, runId, { mediaBytes: false })
+    ) {
       if (event.kind !== "metric" || (wanted && !wanted.has(event.key))) {
         continue;
       }
