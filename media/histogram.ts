@@ -286,11 +286,19 @@ function cometBinIndex(value: number): number {
   if (offset === 0) {
     index = COMET_MID;
   } else if (offset > 0) {
+    // Magnitudes below Comet's first edge share the bin next to the centre
+    // on their own side (the logarithm would put them on the other side).
     index = COMET_MID +
-      Math.ceil(Math.log(offset / COMET_START) / Math.log(COMET_STEP));
+      Math.max(
+        0,
+        Math.ceil(Math.log(offset / COMET_START) / Math.log(COMET_STEP)),
+      );
   } else {
     index = COMET_MID - 1 -
-      Math.ceil(Math.log(-offset / COMET_START) / Math.log(COMET_STEP));
+      Math.max(
+        0,
+        Math.ceil(Math.log(-offset / COMET_START) / Math.log(COMET_STEP)),
+      );
   }
   return Math.min(COMET_LAST_BIN, Math.max(0, index));
 }

@@ -566,12 +566,13 @@ describe("Histogram", () => {
       step: 1.1,
     });
     const signs = await decodeJson(
-      new Histogram({ values: [0, -1, 1e21, -1e21, 1e-300] }),
+      new Histogram({ values: [0, -1, 1e21, -1e21, 1e-300, 1e-13, -1e-13] }),
     ) as { comet: { index_values: unknown } };
     assert.deepEqual(signs.comet.index_values, [
-      [0, 2], // -1e21 <= -stop; 1e-300 is far below start, kept in range
+      [0, 1], // -1e21 <= -stop: the first bin
       [484, 1], // -1: 775 - 1 - 290
-      [775, 1], // 0: the centre bin
+      [774, 1], // -1e-13: below start in magnitude, the bin left of the centre
+      [775, 3], // 0, and 1e-300 and 1e-13 (below start): the centre bin
       [1549, 1], // 1e21 >= stop: the last bin
     ]);
   });
