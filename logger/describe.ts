@@ -1,4 +1,5 @@
 // This module is browser compatible.
+export { isPlainObject } from "../runtime/values.ts";
 
 /**
  * Describes a value for an error message: its type, and the value itself
@@ -22,19 +23,4 @@ export function describe(value: unknown): string {
     }`;
   }
   return `${typeof value} ${String(value)}`;
-}
-
-/**
- * Tells whether a value is a plain object (`{}` or `Object.create(null)`),
- * as opposed to an array, a class instance or a primitive.
- *
- * @param value Anything.
- * @returns Whether it is a plain object.
- */
-export function isPlainObject(
-  value: unknown,
-): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

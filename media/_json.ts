@@ -1,4 +1,7 @@
 // This module is browser compatible.
+import { isPlainObject } from "../runtime/values.ts";
+
+export { isPlainObject };
 // Private helpers shared by the media value types; not part of the public API.
 
 const ENCODER = new TextEncoder();
@@ -51,20 +54,6 @@ export function show(value: unknown): string {
   }
   const name = (value as object).constructor?.name;
   return name && name !== "Object" ? `an instance of ${name}` : "an object";
-}
-
-/**
- * Tells whether a value is a plain object (`{}` or `Object.create(null)`).
- *
- * @param value Anything.
- * @returns Whether it is a plain object rather than an array, class instance or primitive.
- */
-export function isPlainObject(
-  value: unknown,
-): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -153,4 +142,19 @@ function copyJson(
       show(value)
     }`,
   );
+}
+
+/**
+ * Describes a value for the audio encoders' messages: strings quoted, arrays
+ * with their length, typed arrays by type.
+ *
+ * @param value Anything.
+ * @returns Such as `"abc"`, `an array of length 3`, `Float64Array`.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return value.constructor.name;
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
 }

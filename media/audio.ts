@@ -4,7 +4,13 @@ import {
   MEDIA_VALUE,
   type MediaValue,
 } from "./media_value.ts";
-import { countClippedSamples, encodeWav, type WavSampleFormat } from "./wav.ts";
+import {
+  checkSampleRate,
+  countClippedSamples,
+  encodeWav,
+  type WavSampleFormat,
+} from "./wav.ts";
+import { describeValue } from "./_json.ts";
 
 /** One channel of samples, nominally in [-1, 1]. */
 export type AudioChannel = Float32Array | Float64Array | readonly number[];
@@ -194,7 +200,7 @@ export class Audio implements MediaValue {
         );
       }
       if (options?.sampleRate !== undefined) {
-        this.#sampleRate = checkSampleRate(options.sampleRate);
+        this.#sampleRate = checkSampleRate(options.sampleRate, "create Audio");
       }
       if (bytes instanceof Uint8Array) {
         sniffFile(bytes);
@@ -210,7 +216,7 @@ export class Audio implements MediaValue {
         "Cannot create Audio from samples as 'sampleRate' is required: current value is undefined",
       );
     }
-    const sampleRate = checkSampleRate(options.sampleRate);
+    const sampleRate = checkSampleRate(options.sampleRate, "create Audio");
     const format = (options as AudioOptions).format ?? "pcm16";
     if (format !== "pcm16" && format !== "float32") {
       throw new TypeError(
@@ -362,24 +368,6 @@ function startsWith(bytes: Uint8Array, text: string, offset = 0): boolean {
   return true;
 }
 
-function checkSampleRate(sampleRate: unknown): number {
-  if (typeof sampleRate !== "number") {
-    throw new TypeError(
-      `Cannot create Audio as 'sampleRate' must be a number: current value is ${
-        describeValue(sampleRate)
-      }`,
-    );
-  }
-  if (
-    !Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > MAX_UINT32
-  ) {
-    throw new RangeError(
-      `Cannot create Audio as 'sampleRate' must be a positive integer: current value is ${sampleRate}`,
-    );
-  }
-  return sampleRate;
-}
-
 /** Validates and copies samples into one `Float32Array` per channel. */
 function toChannels(input: unknown): Float32Array[] {
   if (isChannel(input) && !Array.isArray(input)) {
@@ -486,12 +474,4 @@ function checkWavLimits(
       `Cannot create Audio as it exceeds the WAV format's limits: ${channelCount} channels of ${length} samples at ${sampleRate} Hz as ${format}`,
     );
   }
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return value.constructor.name;
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
 }

@@ -310,13 +310,7 @@ function chooseFilter(
     const a = pixels[offset + i - bpp];
     const b = up[upOffset + i];
     const c = up[upOffset + i - bpp];
-    let pa = b - c;
-    let pb = a - c;
-    let pc = pa + pb;
-    if (pa < 0) pa = -pa;
-    if (pb < 0) pb = -pb;
-    if (pc < 0) pc = -pc;
-    const predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+    const predicted = paethPredictor(a, b, c);
     none += GAIN[counts[x]++];
     sub += GAIN[counts[256 + ((x - a) & 255)]++];
     upSum += GAIN[counts[512 + ((x - b) & 255)]++];
@@ -384,14 +378,7 @@ function writeFiltered(
         const a = pixels[offset + i - bpp];
         const b = up[upOffset + i];
         const c = up[upOffset + i - bpp];
-        let pa = b - c;
-        let pb = a - c;
-        let pc = pa + pb;
-        if (pa < 0) pa = -pa;
-        if (pb < 0) pb = -pb;
-        if (pc < 0) pc = -pc;
-        out[o + i] = pixels[offset + i] -
-          (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+        out[o + i] = pixels[offset + i] - paethPredictor(a, b, c);
       }
   }
 }
@@ -435,3 +422,14 @@ function writeChunk(
 }
 
 function ignore(): void {}
+
+/** The Paeth predictor of PNG filter type 4 (left, up, upper left). */
+function paethPredictor(a: number, b: number, c: number): number {
+  let pa = b - c;
+  let pb = a - c;
+  let pc = pa + pb;
+  if (pa < 0) pa = -pa;
+  if (pb < 0) pb = -pb;
+  if (pc < 0) pc = -pc;
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}

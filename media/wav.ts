@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { describeValue } from "./_json.ts";
 
 /**
  * How {@linkcode encodeWav} stores each sample: `"pcm16"` is 16-bit signed
@@ -22,6 +23,7 @@ export interface EncodeWavOptions {
 }
 
 const MAX_UINT16 = 0xffff;
+
 const MAX_UINT32 = 0xffff_ffff;
 const PCM16_SCALE = 32767;
 
@@ -102,23 +104,8 @@ export function encodeWav(
       );
     }
   }
-  const sampleRate = options?.sampleRate;
-  if (typeof sampleRate !== "number") {
-    throw new TypeError(
-      `Cannot encode WAV as 'sampleRate' must be a number: current value is ${
-        describeValue(sampleRate)
-      }`,
-    );
-  }
-  if (
-    !Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > MAX_UINT32
-  ) {
-    throw new RangeError(
-      `Cannot encode WAV as 'sampleRate' must be a positive integer: current value is ${
-        describeValue(sampleRate)
-      }`,
-    );
-  }
+  const sampleRate = checkSampleRate(options?.sampleRate, "encode WAV");
+
   const format = options.format ?? "pcm16";
   if (format !== "pcm16" && format !== "float32") {
     throw new TypeError(
@@ -241,10 +228,30 @@ function isFloat32Array(value: unknown): value is Float32Array {
   return Object.prototype.toString.call(value) === "[object Float32Array]";
 }
 
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return value.constructor.name;
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
+/**
+ * Checks a sample rate: a positive integer that fits a WAV header. Shared by
+ * `encodeWav` and `Audio` (not part of the public API).
+ *
+ * @param sampleRate The value given.
+ * @param action What was being done, for the message: `"encode WAV"`.
+ * @returns The sample rate.
+ */
+export function checkSampleRate(sampleRate: unknown, action: string): number {
+  if (typeof sampleRate !== "number") {
+    throw new TypeError(
+      `Cannot ${action} as 'sampleRate' must be a number: current value is ${
+        describeValue(sampleRate)
+      }`,
+    );
+  }
+  if (
+    !Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > MAX_UINT32
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as 'sampleRate' must be a positive integer: current value is ${
+        describeValue(sampleRate)
+      }`,
+    );
+  }
+  return sampleRate;
 }

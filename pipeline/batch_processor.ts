@@ -97,19 +97,13 @@ export interface BackendFlushReport {
   error?: Error;
 }
 
-/**
- * The metric points of one `log()` call, kept compact on the hot path and
- * expanded into one {@linkcode MetricEvent} per key when the queue is
- * drained: the first key gets `seq`, the next `seq + 1`, and so on.
- */
-export interface MetricGroup {
-  /** Discriminant. */
-  kind: "metric_group";
+/** What one `log()` call stamps on everything it queues. */
+export interface LoggedAtStep {
   /** The run. */
   runId: string;
-  /** `seq` of the first point. */
+  /** `seq` of the (first) event. */
   seq: number;
-  /** Time of the points, in milliseconds since the epoch. */
+  /** When it was logged, in milliseconds since the epoch. */
   timestampMs: number;
   /** Training step. */
   step: number;
@@ -117,6 +111,16 @@ export interface MetricGroup {
   epoch?: number;
   /** Context, when one was given. */
   context?: string;
+}
+
+/**
+ * The metric points of one `log()` call, kept compact on the hot path and
+ * expanded into one {@linkcode MetricEvent} per key when the queue is
+ * drained: the first key gets `seq`, the next `seq + 1`, and so on.
+ */
+export interface MetricGroup extends LoggedAtStep {
+  /** Discriminant. */
+  kind: "metric_group";
   /** Flat values by key (a private copy), in `seq` order. */
   values: Record<string, number>;
   /** How many keys `values` has. */
@@ -128,21 +132,9 @@ export interface MetricGroup {
  * queues it, and the bytes are made when the queue is drained, once for all
  * backends.
  */
-export interface PendingMedia {
+export interface PendingMedia extends LoggedAtStep {
   /** Discriminant. */
   kind: "pending_media";
-  /** The run. */
-  runId: string;
-  /** `seq` of the media event. */
-  seq: number;
-  /** When it was logged, in milliseconds since the epoch. */
-  timestampMs: number;
-  /** Training step. */
-  step: number;
-  /** Epoch, when one was given. */
-  epoch?: number;
-  /** Context, when one was given. */
-  context?: string;
   /** Name it was logged under. */
   key: string;
   /** The value. */

@@ -35,6 +35,7 @@ export {
   encodePendingMedia,
   type ErrorState,
   expandQueueItem,
+  type LoggedAtStep,
   type MetricGroup,
   type PendingMedia,
   type QueueItem,

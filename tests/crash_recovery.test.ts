@@ -7,14 +7,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeEvents, encodeEvent } from "../event/codec.ts";
 import type { MetricEvent, TrackingEvent } from "../event/types.ts";
 import { LocalBackend } from "../backends/local/local_backend.ts";
 import { LocalStore } from "../backends/local/local_store.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHILD = fileURLToPath(
@@ -315,15 +315,6 @@ async function recover(dir: string, sink: string): Promise<ChildResult> {
     `the recovering child's final flush was not ok: ${result.ended.stats}`,
   );
   return result;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "uetai-crash-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 describe("crash recovery with a file spool (SIGKILL mid-run)", () => {

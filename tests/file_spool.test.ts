@@ -9,16 +9,13 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import {
   mkdir,
-  mkdtemp,
   readdir,
   readFile,
-  rm,
   stat,
   utimes,
   writeFile,
 } from "node:fs/promises";
 import * as fsPromises from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSpool } from "../pipeline/file_spool.ts";
 import { MemorySpool } from "../pipeline/memory_spool.ts";
@@ -28,6 +25,7 @@ import { decodeEvent, encodeEvent } from "../event/codec.ts";
 import type { TrackingEvent } from "../event/types.ts";
 import { SpoolError } from "../errors/errors.ts";
 import type { FileSystemLike } from "../runtime/fs.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const LANE = "unit";
 const nodeProcess = (globalThis as {
@@ -160,15 +158,6 @@ function countingFs(): { fs: FileSystemLike; reads: () => number } {
 
 async function exists(path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false);
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "uetai-spool-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 describe("FileSpool", () => {

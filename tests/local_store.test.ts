@@ -6,8 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fsPromises from "node:fs/promises";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createLogger } from "../mod.ts";
 import { LocalBackend, LocalStore } from "../backends/local/mod.ts";
@@ -15,15 +14,7 @@ import { encodeEvent } from "../event/codec.ts";
 import type { TrackingEvent } from "../event/types.ts";
 import type { ErrorState } from "../pipeline/mod.ts";
 import type { FileHandleLike, FileSystemLike } from "../runtime/fs.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "uetai-local-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const signal = new AbortController().signal;
 const RUN = "a1b2c3";

@@ -3,8 +3,7 @@
 // read back whole.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createLogger } from "../mod.ts";
 import { LocalBackend, LocalStore } from "../backends/local/mod.ts";
@@ -17,9 +16,11 @@ import {
 import type { ErrorState } from "../pipeline/mod.ts";
 import type { MediaEvent } from "../event/types.ts";
 import { Buffer } from "node:buffer";
-import { BatchProcessor, MemorySpool, type Spool } from "../pipeline/mod.ts";
+import { BatchProcessor, MemorySpool } from "../pipeline/mod.ts";
 import { ConfusionMatrix, encodePng, Histogram, Image } from "../media/mod.ts";
 import { FakeClock } from "./helpers/fake_clock.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+import { delegatingSpool } from "./helpers/spool.ts";
 
 /** A minimal media value: bytes given up front, counting its encodes. */
 class Blobby implements MediaValue {
@@ -42,15 +43,6 @@ class Blobby implements MediaValue {
       data: this.#bytes,
       metadata: { caption: "raw" },
     });
-  }
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "uetai-media-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -212,26 +204,12 @@ describe("media, after review", () => {
     const clock = new FakeClock();
     let appends = 0;
     const inner = new MemorySpool();
-    const counting: Spool = {
-      get durableEvents() {
-        return inner.durableEvents;
-      },
-      get pendingEvents() {
-        return inner.pendingEvents;
-      },
-      get pendingBytes() {
-        return inner.pendingBytes;
-      },
+    const counting = delegatingSpool(inner, {
       append: (records) => {
         appends++;
         return inner.append(records);
       },
-      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
-      ack: (count) => inner.ack(count),
-      reject: (count) => inner.reject(count),
-      sync: () => inner.sync(),
-      close: () => inner.close(),
-    };
+    });
     const processor = new BatchProcessor({
       backend: new InMemoryBackend(),
       spool: counting,

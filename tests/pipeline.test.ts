@@ -22,6 +22,7 @@ import { decodeEvents, encodeEvent, utf8ByteLength } from "../event/codec.ts";
 import type { MetricEvent, TrackingEvent } from "../event/types.ts";
 import { BackendError, DroppedEventsError } from "../errors/errors.ts";
 import { FakeClock, settle } from "./helpers/fake_clock.ts";
+import { delegatingSpool } from "./helpers/spool.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -969,26 +970,12 @@ describe("BatchProcessor and its spool, after review", () => {
     const clock = new FakeClock();
     const inner = new MemorySpool();
     let failAppends = false;
-    const flaky: Spool = {
-      get durableEvents() {
-        return inner.durableEvents;
-      },
-      get pendingEvents() {
-        return inner.pendingEvents;
-      },
-      get pendingBytes() {
-        return inner.pendingBytes;
-      },
+    const flaky = delegatingSpool(inner, {
       append: (records) =>
         failAppends
           ? Promise.reject(new Error("no space left on device"))
           : inner.append(records),
-      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
-      ack: (count) => inner.ack(count),
-      reject: (count) => inner.reject(count),
-      sync: () => inner.sync(),
-      close: () => inner.close(),
-    };
+    });
     let up = false;
     const backend = new InMemoryBackend({
       respond: () =>
@@ -1053,26 +1040,12 @@ describe("BatchProcessor and its spool, after review", () => {
 
   it("flush() waits for a spill under way instead of returning early", async () => {
     const inner = new MemorySpool();
-    const slow: Spool = {
-      get durableEvents() {
-        return inner.durableEvents;
-      },
-      get pendingEvents() {
-        return inner.pendingEvents;
-      },
-      get pendingBytes() {
-        return inner.pendingBytes;
-      },
+    const slow = delegatingSpool(inner, {
       append: async (records) => {
         await new Promise((resolve) => setTimeout(resolve, 30)); // a slow disk
         return await inner.append(records);
       },
-      peek: (maxEvents, maxBytes) => inner.peek(maxEvents, maxBytes),
-      ack: (count) => inner.ack(count),
-      reject: (count) => inner.reject(count),
-      sync: () => inner.sync(),
-      close: () => inner.close(),
-    };
+    });
     const backend = new InMemoryBackend();
     const processor = new BatchProcessor({
       backend,

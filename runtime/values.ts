@@ -1,0 +1,16 @@
+// This module is browser compatible.
+
+/**
+ * Tells whether a value is a plain object (`{}` or `Object.create(null)`),
+ * as opposed to an array, a class instance or a primitive.
+ *
+ * @param value Anything.
+ * @returns Whether it is a plain object.
+ */
+export function isPlainObject(
+  value: unknown,
+): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
