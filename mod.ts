@@ -57,6 +57,18 @@ export type {
   ErrorState,
 } from "./pipeline/batch_processor.ts";
 export type { FlushReport, PipelineStats } from "./pipeline/pipeline.ts";
+export type {
+  ArtifactData,
+  ArtifactFileEntry,
+  ArtifactFileInput,
+  ArtifactManifest,
+  ArtifactProgress,
+  ArtifactRunRef,
+  ArtifactStore,
+  DownloadArtifactOptions,
+  LogArtifactOptions,
+  LoggedArtifact,
+} from "./artifact/mod.ts";
 export type { RetryOptions } from "./pipeline/retry.ts";
 export type { Clock, TimerHandle } from "./runtime/clock.ts";
 export type {
@@ -92,8 +104,10 @@ export {
   Text,
 } from "./media/mod.ts";
 export {
+  ArtifactNotFoundError,
   BackendError,
   DroppedEventsError,
+  IntegrityError,
   isBackendError,
   isTrackerError,
   SpoolError,

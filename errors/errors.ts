@@ -171,12 +171,111 @@ export class DroppedEventsError extends TrackerError {
   }
 }
 
+/**
+ * Content did not match what its manifest promised: a downloaded or stored
+ * artifact file has another size or digest. Nothing unverified is left at
+ * the file's final path.
+ *
+ * @example
+ * ```ts
+ * import { IntegrityError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
+ * const error = new IntegrityError("model.bin", {
+ *   algorithm: "sha256",
+ *   expected: "aa",
+ *   actual: "bb",
+ * });
+ * assert.equal(error.file, "model.bin");
+ * assert.match(error.message, /expected sha256 aa, got bb/);
+ * ```
+ */
+export class IntegrityError extends TrackerError {
+  /** The file, by its path inside the artifact. */
+  readonly file: string;
+  /** What was compared: `"sha256"`, `"md5"` or `"size"`. */
+  readonly algorithm: string;
+  /** The value the manifest promised. */
+  readonly expected: string;
+  /** The value the content has. */
+  readonly actual: string;
+
+  /**
+   * Creates an integrity error; the message names the file and both values.
+   *
+   * @param file The file, by its path inside the artifact.
+   * @param options What was compared, the promised and the actual value, and where.
+   */
+  constructor(
+    file: string,
+    options: {
+      algorithm: string;
+      expected: string;
+      actual: string;
+      artifact?: string;
+    },
+  ) {
+    super(
+      `Artifact file ${JSON.stringify(file)}${
+        options.artifact ? ` of ${options.artifact}` : ""
+      } failed verification: expected ${options.algorithm} ${options.expected}, got ${options.actual}`,
+    );
+    this.name = "IntegrityError";
+    this.file = file;
+    this.algorithm = options.algorithm;
+    this.expected = options.expected;
+    this.actual = options.actual;
+  }
+}
+
+/**
+ * No artifact of that name, or no version matching the selector.
+ *
+ * @example
+ * ```ts
+ * import { ArtifactNotFoundError } from "@uetai/uetai/errors";
+ * import assert from "node:assert/strict";
+ * const error = new ArtifactNotFoundError("No version v9 of artifact \"model\"", {
+ *   backend: "local",
+ *   artifact: "model",
+ *   version: "v9",
+ * });
+ * assert.equal(error.version, "v9");
+ * ```
+ */
+export class ArtifactNotFoundError extends TrackerError {
+  /** The backend asked. */
+  readonly backend: string;
+  /** The artifact name. */
+  readonly artifact: string;
+  /** The selector that matched nothing, as written. */
+  readonly version: string | undefined;
+
+  /**
+   * Creates a not-found error.
+   *
+   * @param message What was looked for and what exists.
+   * @param options Backend, artifact name and selector.
+   */
+  constructor(
+    message: string,
+    options: { backend: string; artifact: string; version?: string },
+  ) {
+    super(message);
+    this.name = "ArtifactNotFoundError";
+    this.backend = options.backend;
+    this.artifact = options.artifact;
+    this.version = options.version;
+  }
+}
+
 const TRACKER_ERROR_NAMES: ReadonlySet<string> = new Set([
   "TrackerError",
   "BackendError",
   "SpoolError",
   "UnsupportedRuntimeError",
   "DroppedEventsError",
+  "IntegrityError",
+  "ArtifactNotFoundError",
 ]);
 
 /**

@@ -15,8 +15,10 @@
  * @module
  */
 export {
+  ArtifactNotFoundError,
   BackendError,
   DroppedEventsError,
+  IntegrityError,
   isBackendError,
   isTrackerError,
   SpoolError,

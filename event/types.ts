@@ -112,15 +112,20 @@ export interface MediaEvent extends EventBase {
   file?: string;
 }
 
-/** A new artifact version was recorded for a run. */
+/**
+ * A run logged an artifact version (`usage: "output"`) or downloaded one
+ * (`"input"`): its lineage.
+ */
 export interface ArtifactEvent extends EventBase {
   /** Discriminant. */
   kind: "artifact";
+  /** Whether the run produced the version or used it. */
+  usage: "output" | "input";
   /** Artifact name. */
   name: string;
   /** Artifact type, such as `"model"` or `"dataset"`. */
   type: string;
-  /** The version created, such as `"v3"`. */
+  /** The version, as the first backend numbers it, such as `"v3"`. */
   version: string;
   /** Digest over the artifact's manifest. */
   digest: string;

@@ -29,6 +29,16 @@ import {
 import { flattenParams } from "./params.ts";
 import { isMediaValue, type MediaValue } from "../media/media_value.ts";
 import { createBackend, detectBackend } from "./registry.ts";
+import {
+  type DownloadArtifactOptions,
+  downloadFromStore,
+  type LogArtifactOptions,
+  logArtifactToStores,
+  type LoggedArtifact,
+  type NamedArtifactStore,
+} from "../artifact/client.ts";
+import { assertArtifactName, parseVersionSelector } from "../artifact/names.ts";
+import type { ArtifactManifest } from "../artifact/types.ts";
 
 /** What to do with `NaN` and `±Infinity` metric values. */
 export type NonFinitePolicy = "keep" | "drop" | "error";
@@ -202,6 +212,7 @@ export class Logger {
   #nextStep = 0;
   #ending: Promise<FlushReport> | undefined;
   #exitHook: (() => void) | undefined;
+  #onError: (state: ErrorState) => void;
 
   /**
    * Creates a logger and starts its run. Prefer {@linkcode createLogger}.
@@ -229,6 +240,7 @@ export class Logger {
     }
     this.#nonFinite = nonFinite;
     const onError = options.onError ?? warnRateLimited;
+    this.#onError = onError;
     const clock = options.clock ?? systemClock;
     this.#usesSystemClock = clock === systemClock;
     this.#clock = this.#usesSystemClock ? Date.now : () => clock.now();
@@ -544,6 +556,174 @@ export class Logger {
   }
 
   /**
+   * Logs a new version of an artifact (a model, a checkpoint, a dataset) to
+   * every backend that keeps artifacts. The content (`path`: a file or a
+   * folder; `files`: `{ path, data }` items; or one `data`) is hashed as it
+   * streams, then stored; nothing is read whole into memory. Content
+   * identical to an existing version makes no new version: the aliases move
+   * to it. `latest` always moves to the returned version. The run records
+   * the version it produced (lineage).
+   *
+   * @param options The content, name, type, metadata, aliases, progress and abort signal.
+   * @returns The first backend's version, with `created` and each backend's version.
+   * @throws {TypeError} When an option is malformed.
+   * @throws {UnsupportedRuntimeError} When `path` is given and the runtime has no filesystem.
+   * @throws {TrackerError} When no backend of this logger keeps artifacts.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
+   * const logger = createLogger({ backend: "memory" });
+   * const weights = new Uint8Array([1, 2, 3]);
+   * const v0 = await logger.logArtifact({ name: "model", type: "model", data: weights, fileName: "w.bin" });
+   * assert.equal(v0.version, "v0");
+   * const again = await logger.logArtifact({ name: "model", type: "model", data: weights, fileName: "w.bin", aliases: ["best"] });
+   * assert.equal(again.version, "v0"); // same content: no new version
+   * assert.deepEqual(again.aliases, ["best", "latest"]);
+   * await logger.end();
+   * ```
+   */
+  async logArtifact(options: LogArtifactOptions): Promise<LoggedArtifact> {
+    this.#assertOpen("log an artifact");
+    const stores = this.#artifactStores("log an artifact");
+    const logged = await logArtifactToStores(stores, options, {
+      project: this.#project,
+      runId: this.#runId,
+      timestampMs: this.#clock(),
+    }, {
+      onStoreError: (error, backend) =>
+        this.#onError({ error: error as Error, backend }),
+    });
+    this.#recordArtifact(logged, "output");
+    return logged;
+  }
+
+  /**
+   * Downloads a version of an artifact into `savePath`, from the first
+   * backend that keeps artifacts: each file is streamed to a temporary file,
+   * verified (size and SHA-256), then renamed into place; files already
+   * there with the right content are not fetched again. Manifest paths that
+   * would escape `savePath` are refused before anything is written. The run
+   * records the version it used (lineage).
+   *
+   * @param options Name, version (`"latest"` by default, `3`, `"v3"`, an alias, or semver for Comet), folder, progress, abort signal.
+   * @returns The folder written.
+   * @throws {ArtifactNotFoundError} When there is no such artifact or version.
+   * @throws {IntegrityError} When a file does not match the manifest.
+   * @throws {UnsupportedRuntimeError} When the runtime has no filesystem.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
+   * const dir = await Deno.makeTempDir();
+   * const logger = createLogger({ project: "p", dir });
+   * await logger.logArtifact({ name: "notes", type: "text", files: [{ path: "a/readme.txt", data: new TextEncoder().encode("hi") }] });
+   * const folder = await logger.downloadArtifact({ name: "notes", savePath: `${dir}/out` });
+   * assert.equal(await Deno.readTextFile(`${folder}/a/readme.txt`), "hi");
+   * await logger.end();
+   * ```
+   */
+  async downloadArtifact(options: DownloadArtifactOptions): Promise<string> {
+    this.#assertOpen("download an artifact");
+    const [first] = this.#artifactStores("download an artifact");
+    const manifest = await downloadFromStore(first.store, options, {
+      project: this.#project,
+      runId: this.#runId,
+      timestampMs: this.#clock(),
+    });
+    this.#recordArtifact(manifest, "input");
+    return options.savePath;
+  }
+
+  /**
+   * Reads the manifest of a version from the first backend that keeps
+   * artifacts: its files (path, size, SHA-256, MD5), digest, aliases,
+   * metadata and the run that created it.
+   *
+   * @param name Artifact name.
+   * @param version `"latest"` (default), `3`, `"v3"`, an alias, or semver for Comet.
+   * @returns The manifest.
+   * @throws {ArtifactNotFoundError} When there is no such artifact or version.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
+   * const logger = createLogger({ backend: "memory" });
+   * await logger.logArtifact({ name: "data", type: "dataset", data: new Uint8Array(10), fileName: "x.bin" });
+   * const manifest = await logger.getArtifact("data", "v0");
+   * assert.equal(manifest.files[0].size, 10);
+   * await logger.end();
+   * ```
+   */
+  async getArtifact(
+    name: string,
+    version?: string | number,
+  ): Promise<ArtifactManifest> {
+    assertArtifactName(name);
+    const selector = parseVersionSelector(version);
+    const [first] = this.#artifactStores("read an artifact");
+    return await first.store.resolveVersion(name, selector);
+  }
+
+  /**
+   * Lists the versions of an artifact, oldest first, from the first backend
+   * that keeps artifacts.
+   *
+   * @param name Artifact name.
+   * @returns The versions' manifests; empty when there is no such artifact.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
+   * const logger = createLogger({ backend: "memory" });
+   * await logger.logArtifact({ name: "ckpt", type: "model", data: new Uint8Array([1]) });
+   * await logger.logArtifact({ name: "ckpt", type: "model", data: new Uint8Array([2]) });
+   * const versions = await logger.listArtifactVersions("ckpt");
+   * assert.deepEqual(versions.map((v) => v.version), ["v0", "v1"]);
+   * await logger.end();
+   * ```
+   */
+  async listArtifactVersions(name: string): Promise<ArtifactManifest[]> {
+    assertArtifactName(name);
+    const [first] = this.#artifactStores("list artifact versions");
+    return await first.store.listVersions(name);
+  }
+
+  /**
+   * Points user aliases at a version of an artifact (moving them from other
+   * versions), in every backend that keeps artifacts and has that version.
+   *
+   * @param name Artifact name.
+   * @param version The version, as the first backend names it (`"v2"`).
+   * @param aliases The aliases, such as `["best"]`.
+   * @returns The version's manifest in the first backend.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import assert from "node:assert/strict";
+   * const logger = createLogger({ backend: "memory" });
+   * await logger.logArtifact({ name: "ckpt", type: "model", data: new Uint8Array([1]) });
+   * await logger.logArtifact({ name: "ckpt", type: "model", data: new Uint8Array([2]) });
+   * await logger.setArtifactAliases("ckpt", "v0", ["best"]);
+   * assert.equal((await logger.getArtifact("ckpt", "best")).version, "v0");
+   * await logger.end();
+   * ```
+   */
+  async setArtifactAliases(
+    name: string,
+    version: string,
+    aliases: readonly string[],
+  ): Promise<ArtifactManifest> {
+    const [first] = this.#artifactStores("move artifact aliases");
+    return await first.store.setAliases(name, version, aliases);
+  }
+
+  /**
    * Sends everything logged so far, waiting at most `timeoutMs`. What is
    * not acknowledged by then stays queued (on disk for a file spool).
    *
@@ -755,6 +935,45 @@ export class Logger {
         `Cannot name the run ${describe(name)}: expected a non-empty string`,
       );
     }
+  }
+
+  #artifactStores(action: string): NamedArtifactStore[] {
+    const stores: NamedArtifactStore[] = [];
+    for (const backend of this.#pipeline.backends) {
+      if (typeof backend.artifacts === "function") {
+        stores.push({
+          backend: backend.name,
+          store: backend.artifacts(this.#project),
+        });
+      }
+    }
+    if (stores.length === 0) {
+      throw new TrackerError(
+        `Cannot ${action}: no backend of this logger (${
+          this.#pipeline.backends.map((b) => b.name).join(", ")
+        }) keeps artifacts`,
+      );
+    }
+    return stores;
+  }
+
+  #recordArtifact(
+    manifest: ArtifactManifest,
+    usage: "output" | "input",
+  ): void {
+    if (this.#ending) return;
+    this.#pipeline.enqueue({
+      kind: "artifact",
+      runId: this.#runId,
+      seq: this.#seq++,
+      timestampMs: this.#clock(),
+      usage,
+      name: manifest.name,
+      type: manifest.type,
+      version: manifest.version,
+      digest: manifest.digest,
+      sizeBytes: manifest.size,
+    });
   }
 
   #assertOpen(action: string): void {

@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import type { ArtifactStore } from "../artifact/types.ts";
 import type { TrackingEvent } from "../event/types.ts";
 
 /**
@@ -91,4 +92,12 @@ export interface Backend {
   ): Promise<SendResult>;
   /** Releases the backend's resources. Called once, after the last `send()`. */
   close(): Promise<void>;
+  /**
+   * The backend's artifact versions for a project, when it keeps artifacts.
+   * Loggers call it for `logArtifact` and `downloadArtifact`; artifacts do
+   * not flow through the event pipeline.
+   *
+   * @param project The logger's project.
+   */
+  artifacts?(project: string): ArtifactStore;
 }

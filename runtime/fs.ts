@@ -74,7 +74,13 @@ export interface FileSystemLike {
   /** Size and kind of a path. */
   stat(
     path: string,
-  ): Promise<{ size: number; isDirectory(): boolean; mtimeMs: number }>;
+  ): Promise<
+    { size: number; isDirectory(): boolean; isFile(): boolean; mtimeMs: number }
+  >;
+  /** Size and kind of a path, not following a final symbolic link. */
+  lstat(path: string): Promise<{ isSymbolicLink(): boolean }>;
+  /** Resolves symbolic links and `..` to an absolute path. */
+  realpath(path: string): Promise<string>;
   /** Removes a path. */
   rm(
     path: string,
@@ -215,6 +221,23 @@ export function processId(): number | undefined {
 export function joinPath(...parts: string[]): string {
   const joined = parts.filter((part) => part !== "").join("/");
   return joined.replace(/\/{2,}/g, "/");
+}
+
+/**
+ * The operating system's folder for temporary files (`node:os` reached at
+ * run time), or `undefined` where the runtime has none.
+ *
+ * @returns The folder.
+ */
+export function tempDirectory(): string | undefined {
+  try {
+    const os = currentProcess()?.getBuiltinModule?.("node:os") as
+      | { tmpdir?: () => string }
+      | undefined;
+    return typeof os?.tmpdir === "function" ? os.tmpdir() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Default root folder of the local store and the spools. */

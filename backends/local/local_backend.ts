@@ -18,6 +18,7 @@ import {
   requireFileSystem,
 } from "../../runtime/fs.ts";
 import { readJournal, recoverJournal } from "./journal.ts";
+import { LocalArtifactStore } from "./local_artifacts.ts";
 import {
   assertSafeName,
   DEFAULT_LOCAL_DIR,
@@ -144,6 +145,7 @@ export class LocalBackend implements Backend {
   #sync: boolean;
   #runs = new Map<string, RunState>();
   #conflicts = new Map<string, BackendError>();
+  #artifacts = new Map<string, LocalArtifactStore>();
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -165,6 +167,26 @@ export class LocalBackend implements Backend {
   /** The store's root folder. */
   get dir(): string {
     return this.#root;
+  }
+
+  /**
+   * The project's artifacts, under `<dir>/<project>/.artifacts/`.
+   *
+   * @param project The project.
+   * @returns Its artifact store.
+   */
+  artifacts(project: string): LocalArtifactStore {
+    let store = this.#artifacts.get(project);
+    if (!store) {
+      store = new LocalArtifactStore({
+        dir: this.#root,
+        project,
+        syncWrites: this.#sync,
+        fs: this.#fs,
+      });
+      this.#artifacts.set(project, store);
+    }
+    return store;
   }
 
   /**

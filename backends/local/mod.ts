@@ -16,6 +16,10 @@
  */
 export { LocalBackend, type LocalBackendOptions } from "./local_backend.ts";
 export {
+  LocalArtifactStore,
+  type LocalArtifactStoreOptions,
+} from "./local_artifacts.ts";
+export {
   LocalStore,
   type LocalStoreOptions,
   type MetricPoint,

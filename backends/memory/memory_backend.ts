@@ -1,5 +1,6 @@
 // This module is browser compatible.
 import type { TrackingEvent } from "../../event/types.ts";
+import { MemoryArtifactStore } from "./memory_artifacts.ts";
 import type {
   Backend,
   BackendLimits,
@@ -55,6 +56,7 @@ export class InMemoryBackend implements Backend {
   #batches: TrackingEvent[][] = [];
   #attempts = 0;
   #closed = false;
+  #artifacts = new Map<string, MemoryArtifactStore>();
 
   /**
    * Creates an empty in-memory backend.
@@ -120,6 +122,21 @@ export class InMemoryBackend implements Backend {
       for (const event of batch) this.#events.push(event);
     }
     return result;
+  }
+
+  /**
+   * The project's artifacts, kept in memory.
+   *
+   * @param project The project.
+   * @returns Its artifact store.
+   */
+  artifacts(project: string): MemoryArtifactStore {
+    let store = this.#artifacts.get(project);
+    if (!store) {
+      store = new MemoryArtifactStore(this.name);
+      this.#artifacts.set(project, store);
+    }
+    return store;
   }
 
   /** Marks the backend closed; the events stay readable. */

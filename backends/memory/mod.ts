@@ -21,3 +21,4 @@ export {
   InMemoryBackend,
   type InMemoryBackendOptions,
 } from "./memory_backend.ts";
+export { MemoryArtifactStore } from "./memory_artifacts.ts";

@@ -1,0 +1,239 @@
+// This module is browser compatible: the filesystem is reached at run time.
+import { IntegrityError } from "../errors/errors.ts";
+import {
+  type FileSystemLike,
+  joinPath,
+  requireFileSystem,
+} from "../runtime/fs.ts";
+import { createHash, toHex } from "./hash.ts";
+import { assertArtifactPaths } from "./names.ts";
+import { fileReadStream } from "./streams.ts";
+import type {
+  ArtifactFileEntry,
+  ArtifactManifest,
+  ArtifactProgress,
+  ArtifactStore,
+} from "./types.ts";
+
+/** Options of {@linkcode downloadVersion}. */
+export interface DownloadVersionOptions {
+  /** The filesystem, when not the runtime's. */
+  fs?: FileSystemLike;
+  /** Called as bytes arrive. */
+  onProgress?: (progress: ArtifactProgress) => void;
+  /** Aborts the download; files finished so far stay, the current one is removed. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode downloadVersion} did. */
+export interface DownloadReport {
+  /** The folder written. */
+  savePath: string;
+  /** Paths fetched from the store. */
+  fetched: string[];
+  /** Paths already present with the right digest, not fetched again. */
+  skipped: string[];
+}
+
+/**
+ * Writes every file of a version under `savePath`, verified: each file is
+ * streamed to a temporary file next to its target while its SHA-256 is
+ * computed, checked for size and digest, then renamed into place. Every
+ * manifest path is checked before the first byte is written, and each
+ * file's folder must resolve inside `savePath` (no symbolic link leads
+ * out). Files already present with the right digest are not fetched again.
+ *
+ * @param store Where the version lives.
+ * @param manifest The version.
+ * @param savePath The folder to write into (created when missing).
+ * @param options Filesystem, progress and abort signal.
+ * @returns What was fetched and what was already there.
+ * @throws {IntegrityError} When a file does not match its manifest entry.
+ * @throws {TypeError} When a manifest path would escape `savePath`.
+ */
+export async function downloadVersion(
+  store: ArtifactStore,
+  manifest: ArtifactManifest,
+  savePath: string,
+  options: DownloadVersionOptions = {},
+): Promise<DownloadReport> {
+  if (typeof savePath !== "string" || savePath === "") {
+    throw new TypeError(
+      `Cannot download artifact ${JSON.stringify(manifest.name)}: savePath is ${
+        JSON.stringify(savePath)
+      }; expected a folder path`,
+    );
+  }
+  assertArtifactPaths(manifest.files);
+  const fs = requireFileSystem(options.fs, "download an artifact");
+  await fs.mkdir(savePath, { recursive: true });
+  const root = await fs.realpath(savePath);
+  const label = `${manifest.name}:${manifest.version}`;
+  const report: DownloadReport = { savePath, fetched: [], skipped: [] };
+  for (const entry of manifest.files) {
+    options.signal?.throwIfAborted();
+    const target = joinPath(savePath, entry.path);
+    const slash = entry.path.lastIndexOf("/");
+    const folder = slash === -1
+      ? savePath
+      : joinPath(savePath, entry.path.slice(0, slash));
+    await fs.mkdir(folder, { recursive: true });
+    const realFolder = await fs.realpath(folder);
+    if (realFolder !== root && !realFolder.startsWith(`${root}/`)) {
+      throw new TypeError(
+        `Cannot download artifact file ${
+          JSON.stringify(entry.path)
+        } of ${label}: its folder resolves to ${
+          JSON.stringify(realFolder)
+        }, outside ${JSON.stringify(root)}`,
+      );
+    }
+    if (await hasContent(fs, target, entry, options.signal)) {
+      report.skipped.push(entry.path);
+      options.onProgress?.({
+        phase: "download",
+        file: entry.path,
+        bytesDone: entry.size,
+        bytesTotal: entry.size,
+      });
+      continue;
+    }
+    const stream = await store.openFile(manifest, entry, {
+      signal: options.signal,
+    });
+    await writeVerifiedFile(fs, stream, target, entry, {
+      artifact: label,
+      onProgress: options.onProgress,
+      signal: options.signal,
+    });
+    report.fetched.push(entry.path);
+  }
+  return report;
+}
+
+async function hasContent(
+  fs: FileSystemLike,
+  target: string,
+  entry: ArtifactFileEntry,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const link = await fs.lstat(target).catch(() => undefined);
+  if (link === undefined || link.isSymbolicLink()) return false;
+  const info = await fs.stat(target).catch(() => undefined);
+  if (!info?.isFile() || info.size !== entry.size) return false;
+  const hash = createHash("sha256");
+  const reader = fileReadStream(fs, target).getReader();
+  try {
+    while (true) {
+      signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      if (done) break;
+      hash.update(value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  }
+  return toHex(hash.digest()) === entry.sha256;
+}
+
+/** Options of {@linkcode writeVerifiedFile}. */
+export interface WriteVerifiedOptions {
+  /** Names the artifact in error messages, such as `"model:v3"`. */
+  artifact?: string;
+  /** Called as bytes are written. */
+  onProgress?: (progress: ArtifactProgress) => void;
+  /** Aborts the write; the temporary file is removed. */
+  signal?: AbortSignal;
+  /** Flush the file to the storage device before renaming it into place. */
+  sync?: boolean;
+  /**
+   * The phase progress reports name.
+   * @default {"download"}
+   */
+  phase?: ArtifactProgress["phase"];
+}
+
+/**
+ * Streams content to `target` through a temporary file in the same folder,
+ * computing its SHA-256 on the way; renames it into place only when size
+ * and digest match `entry`. On any failure the temporary file is removed
+ * and `target` is left as it was.
+ *
+ * @param fs The filesystem.
+ * @param stream The content (read to the end or cancelled).
+ * @param target The final path.
+ * @param entry The expected path (for messages), size and SHA-256.
+ * @param options Messages, progress, abort signal, sync.
+ * @throws {IntegrityError} When size or digest differ.
+ */
+export async function writeVerifiedFile(
+  fs: FileSystemLike,
+  stream: ReadableStream<Uint8Array>,
+  target: string,
+  entry: Pick<ArtifactFileEntry, "path" | "size" | "sha256">,
+  options: WriteVerifiedOptions = {},
+): Promise<void> {
+  const temporary = `${target}.uetai-partial-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  const reader = stream.getReader();
+  let handle: Awaited<ReturnType<FileSystemLike["open"]>> | undefined;
+  let renamed = false;
+  try {
+    handle = await fs.open(temporary, "wx");
+    const hash = createHash("sha256");
+    let size = 0;
+    while (true) {
+      options.signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > entry.size) {
+        throw new IntegrityError(entry.path, {
+          algorithm: "size",
+          expected: String(entry.size),
+          actual: `more than ${entry.size}`,
+          artifact: options.artifact,
+        });
+      }
+      hash.update(value);
+      await handle.write(value);
+      options.onProgress?.({
+        phase: options.phase ?? "download",
+        file: entry.path,
+        bytesDone: size,
+        bytesTotal: entry.size,
+      });
+    }
+    if (size !== entry.size) {
+      throw new IntegrityError(entry.path, {
+        algorithm: "size",
+        expected: String(entry.size),
+        actual: String(size),
+        artifact: options.artifact,
+      });
+    }
+    const actual = toHex(hash.digest());
+    if (actual !== entry.sha256) {
+      throw new IntegrityError(entry.path, {
+        algorithm: "sha256",
+        expected: entry.sha256,
+        actual,
+        artifact: options.artifact,
+      });
+    }
+    if (options.sync) await handle.datasync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(temporary, target);
+    renamed = true;
+  } catch (error) {
+    await reader.cancel(error).catch(() => {});
+    throw error;
+  } finally {
+    reader.releaseLock();
+    await handle?.close().catch(() => {});
+    if (!renamed) await fs.rm(temporary, { force: true }).catch(() => {});
+  }
+}
