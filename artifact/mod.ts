@@ -74,3 +74,10 @@ export type {
   LogArtifactOptions,
   LoggedArtifact,
 } from "./client.ts";
+export {
+  type UploadBody,
+  uploadBody,
+  type UploadOptions,
+  type UploadStrategy,
+  uploadStrategy,
+} from "./http.ts";

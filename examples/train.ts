@@ -18,7 +18,10 @@ import {
   Text,
 } from "../mod.ts";
 import { LocalStore } from "../backends/local/mod.ts";
-import { batches, loadMnist, Mlp } from "./mnist_mlp.ts";
+import { batches, type LayerSnapshot, loadMnist, Mlp } from "./mnist_mlp.ts";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 interface Config {
   epochs: number;
@@ -26,6 +29,7 @@ interface Config {
   hiddenSize: number;
   learningRate: number;
   seed: number;
+  checkpointEvery: number;
 }
 
 function parseArgs(args: readonly string[]): Config {
@@ -35,6 +39,7 @@ function parseArgs(args: readonly string[]): Config {
     hiddenSize: 64,
     learningRate: 0.1,
     seed: 7,
+    checkpointEvery: 2,
   };
   for (const arg of args) {
     const match = /^--(\w+)=(.+)$/.exec(arg);
@@ -84,8 +89,60 @@ logger.logParams({
   },
 });
 
+/** A checkpoint as artifact files: the layers as little-endian float32, and a description. */
+function checkpointFiles(
+  layers: readonly LayerSnapshot[],
+  info: Record<string, unknown>,
+): { path: string; data: Uint8Array }[] {
+  const files = layers.flatMap((layer) => [
+    {
+      path: `${layer.name}/weights.f32`,
+      data: new Uint8Array(layer.weights.slice().buffer),
+    },
+    {
+      path: `${layer.name}/bias.f32`,
+      data: new Uint8Array(layer.bias.slice().buffer),
+    },
+  ]);
+  const shapes = layers.map(({ name, inputSize, outputSize }) => ({
+    name,
+    inputSize,
+    outputSize,
+  }));
+  files.push({
+    path: "model.json",
+    data: new TextEncoder().encode(
+      JSON.stringify({ ...info, shapes }, null, 1),
+    ),
+  });
+  return files;
+}
+
+/** Reads a checkpoint written by {@linkcode checkpointFiles} back into layers. */
+async function readCheckpoint(folder: string): Promise<LayerSnapshot[]> {
+  const info = JSON.parse(await readFile(join(folder, "model.json"), "utf8"));
+  const floats = async (path: string): Promise<Float32Array> => {
+    const bytes = await readFile(join(folder, path));
+    return new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length),
+    );
+  };
+  const layers: LayerSnapshot[] = [];
+  for (const { name, inputSize, outputSize } of info.shapes) {
+    layers.push({
+      name,
+      inputSize,
+      outputSize,
+      weights: await floats(`${name}/weights.f32`),
+      bias: await floats(`${name}/bias.f32`),
+    });
+  }
+  return layers;
+}
+
 let step = 0;
 let last = { loss: NaN, accuracy: NaN };
+let bestAccuracy = -1;
 for (let epoch = 0; epoch < config.epochs; epoch++) {
   for (
     const batch of batches(data.train, config.batchSize, config.seed + epoch)
@@ -131,6 +188,61 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
     weights[layer.name] = new Histogram({ values: layer.weights, bins: 50 });
   }
   logger.log({ samples, weights }, { step: step - 1 });
+
+  // A checkpoint every few epochs and after the last one, as a new version
+  // of the "mnist-mlp" artifact; "best" follows the best test accuracy.
+  if (
+    (epoch + 1) % config.checkpointEvery === 0 || epoch + 1 === config.epochs
+  ) {
+    const best = last.accuracy > bestAccuracy;
+    bestAccuracy = Math.max(bestAccuracy, last.accuracy);
+    const checkpoint = await logger.logArtifact({
+      name: "mnist-mlp",
+      type: "model",
+      files: checkpointFiles(model.weightsSnapshot(), {
+        epoch: epoch + 1,
+        step,
+        testAccuracy: last.accuracy,
+        hiddenSize: config.hiddenSize,
+      }),
+      metadata: { epoch: epoch + 1, testAccuracy: last.accuracy },
+      aliases: best ? ["best"] : [],
+    });
+    console.log(
+      `  checkpoint mnist-mlp:${checkpoint.version} (${checkpoint.files.length} files, ${checkpoint.size} bytes, digest ${
+        checkpoint.digest.slice(0, 12)
+      }…)`,
+    );
+  }
+}
+
+// Fetch the latest checkpoint back, verified, and check it reproduces the
+// test accuracy in a fresh network.
+const downloads = await mkdtemp(join(tmpdir(), "uetai-demo-"));
+try {
+  const folder = await logger.downloadArtifact({
+    name: "mnist-mlp",
+    version: "latest",
+    savePath: downloads,
+  });
+  const manifest = await logger.getArtifact("mnist-mlp", "latest");
+  const restored = new Mlp({
+    hiddenSize: config.hiddenSize,
+    learningRate: config.learningRate,
+    seed: config.seed + 1,
+  });
+  restored.loadWeights(await readCheckpoint(folder));
+  const check = restored.evaluate(data.test.x, data.test.y);
+  console.log(
+    `downloaded mnist-mlp:${manifest.version} (latest) and restored it: test accuracy ${
+      (check.accuracy * 100).toFixed(2)
+    }% (${check.accuracy === last.accuracy ? "same as trained" : "DIFFERS"})`,
+  );
+  if (check.accuracy !== last.accuracy) {
+    throw new Error("The restored checkpoint does not reproduce the model");
+  }
+} finally {
+  await rm(downloads, { recursive: true, force: true });
 }
 
 // Media, once per run: the confusion matrix on the test set, the model

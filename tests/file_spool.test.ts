@@ -152,6 +152,8 @@ function countingFs(): { fs: FileSystemLike; reads: () => number } {
     readdir: (path) => real.readdir(path),
     stat: (path) => real.stat(path),
     rm: (path, options) => real.rm(path, options),
+    lstat: (path) => real.lstat(path),
+    realpath: (path) => real.realpath(path),
   };
   return { fs, reads: () => reads };
 }

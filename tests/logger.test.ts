@@ -957,6 +957,7 @@ describe("event codec", () => {
       runId: "r1",
       seq: 14,
       timestampMs: 7,
+      usage: "output",
       name: "model",
       type: "model",
       version: "v3",

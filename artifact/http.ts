@@ -1,0 +1,316 @@
+// This module is browser compatible: `node:http` is reached at run time, and
+// only in Deno, whose fetch cannot send a stream with a Content-Length.
+
+/** A body of known length that can be read as a stream. */
+export interface UploadBody {
+  /** Size in bytes; sent as `Content-Length`. */
+  size: number;
+  /** Opens the content from its first byte. */
+  open(): ReadableStream<Uint8Array>;
+}
+
+/** Options of {@linkcode uploadBody}. */
+export interface UploadOptions {
+  /**
+   * The HTTP method.
+   * @default {"PUT"}
+   */
+  method?: string;
+  /** Request headers (`Content-Length` is set from the body's size). */
+  headers?: Record<string, string>;
+  /** Aborts the upload. */
+  signal?: AbortSignal;
+  /** Called as bytes are handed to the connection, with the count so far. */
+  onProgress?: (bytesDone: number) => void;
+}
+
+/**
+ * How a streamed body of known length is sent in this runtime:
+ * `fetch-stream` (Node's and Bun's fetch send the given `Content-Length`),
+ * `node-http` (Deno: its fetch would send a chunked body, which S3 and
+ * MLflow's artifact proxy reject or store empty), `fixed-length` (workerd's
+ * `FixedLengthStream`), or `blob` (browsers: the content is gathered into a
+ * Blob first).
+ */
+export type UploadStrategy =
+  | "fetch-stream"
+  | "node-http"
+  | "fixed-length"
+  | "blob";
+
+interface ProcessLike {
+  getBuiltinModule?: (name: string) => unknown;
+  versions?: { node?: string; bun?: string };
+}
+
+function currentProcess(): ProcessLike | undefined {
+  return (globalThis as { process?: ProcessLike }).process;
+}
+
+/**
+ * The way {@linkcode uploadBody} sends a streamed body in this runtime.
+ *
+ * @returns The strategy.
+ *
+ * @example
+ * ```ts
+ * import { uploadStrategy } from "@uetai/uetai/artifact";
+ * import assert from "node:assert/strict";
+ * assert.ok(["fetch-stream", "node-http", "fixed-length", "blob"].includes(uploadStrategy()));
+ * ```
+ */
+export function uploadStrategy(): UploadStrategy {
+  const global = globalThis as { Deno?: unknown; FixedLengthStream?: unknown };
+  if (global.Deno !== undefined) {
+    return nodeHttp("http:") ? "node-http" : "blob";
+  }
+  if (typeof global.FixedLengthStream === "function") return "fixed-length";
+  const versions = currentProcess()?.versions;
+  if (versions?.bun !== undefined || versions?.node !== undefined) {
+    return "fetch-stream";
+  }
+  return "blob";
+}
+
+interface NodeIncoming {
+  statusCode?: number;
+  statusMessage?: string;
+  headers: Record<string, string | string[] | undefined>;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  pause(): void;
+  resume(): void;
+  destroy(error?: Error): void;
+}
+
+interface NodeRequest {
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  destroy(error?: Error): void;
+}
+
+interface NodeHttp {
+  request(
+    url: string,
+    options: {
+      method: string;
+      headers: Record<string, string>;
+      signal?: AbortSignal;
+    },
+  ): NodeRequest;
+}
+
+function nodeHttp(protocol: string): NodeHttp | undefined {
+  try {
+    const module = currentProcess()?.getBuiltinModule?.(
+      protocol === "https:" ? "node:https" : "node:http",
+    ) as NodeHttp | undefined;
+    return typeof module?.request === "function" ? module : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function counting(
+  source: ReadableStream<Uint8Array>,
+  onProgress: ((bytesDone: number) => void) | undefined,
+): ReadableStream<Uint8Array> {
+  if (!onProgress) return source;
+  let done = 0;
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller): void {
+        done += chunk.length;
+        controller.enqueue(chunk);
+        onProgress(done);
+      },
+    }),
+  );
+}
+
+const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);
+
+/**
+ * Sends a body of known length, streamed (one chunk in memory at a time
+ * except in browsers) with a `Content-Length` header: what S3 signed URLs,
+ * MLflow's artifact proxy and Comet's upload endpoints need. The response
+ * is a standard `Response`; its status is not checked here.
+ *
+ * @param url Where to send it.
+ * @param body The size and the content.
+ * @param options Method, headers, abort signal and progress.
+ * @returns The response.
+ *
+ * @example
+ * ```ts
+ * import { uploadBody } from "@uetai/uetai/artifact";
+ * import assert from "node:assert/strict";
+ * const server = Deno.serve({ port: 0, onListen() {} }, async (request) =>
+ *   new Response(`${request.headers.get("content-length")} ${(await request.arrayBuffer()).byteLength}`));
+ * const bytes = new Uint8Array(100_000);
+ * const response = await uploadBody(`http://127.0.0.1:${server.addr.port}/x`, {
+ *   size: bytes.length,
+ *   open: () => new Blob([bytes]).stream(),
+ * });
+ * assert.equal(await response.text(), "100000 100000");
+ * await server.shutdown();
+ * ```
+ */
+export async function uploadBody(
+  url: string,
+  body: UploadBody,
+  options: UploadOptions = {},
+): Promise<Response> {
+  const method = options.method ?? "PUT";
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (name.toLowerCase() !== "content-length") headers[name] = value;
+  }
+  headers["content-length"] = String(body.size);
+  if (body.size === 0) {
+    return await fetch(url, {
+      method,
+      headers,
+      body: new Uint8Array(0),
+      signal: options.signal,
+    });
+  }
+  const strategy = uploadStrategy();
+  if (strategy === "node-http") {
+    const http = nodeHttp(new URL(url).protocol);
+    if (http) {
+      return await sendWithNodeHttp(http, url, method, headers, body, options);
+    }
+  }
+  const stream = counting(body.open(), options.onProgress);
+  if (strategy === "fetch-stream") {
+    return await fetch(url, {
+      method,
+      headers,
+      body: stream,
+      signal: options.signal,
+      duplex: "half",
+    } as RequestInit);
+  }
+  if (strategy === "fixed-length") {
+    const FixedLength = (globalThis as unknown as {
+      FixedLengthStream: new (size: number) => TransformStream<
+        Uint8Array,
+        Uint8Array
+      >;
+    }).FixedLengthStream;
+    return await fetch(url, {
+      method,
+      headers,
+      body: stream.pipeThrough(new FixedLength(body.size)),
+      signal: options.signal,
+    });
+  }
+  // Browsers send no streamed body over HTTP/1.1: gather it first.
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return await fetch(url, {
+    method,
+    headers,
+    body: new Blob(chunks as BlobPart[]),
+    signal: options.signal,
+  });
+}
+
+function sendWithNodeHttp(
+  http: NodeHttp,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: UploadBody,
+  options: UploadOptions,
+): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
+    const request = http.request(url, {
+      method,
+      headers,
+      signal: options.signal,
+    });
+    request.on("error", fail);
+    request.on("response", (incoming) => {
+      const response = incoming as NodeIncoming;
+      const status = response.statusCode ?? 0;
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value === undefined) continue;
+        for (const one of Array.isArray(value) ? value : [value]) {
+          responseHeaders.append(name, one);
+        }
+      }
+      const responseBody = NULL_BODY_STATUSES.has(status)
+        ? null
+        : new ReadableStream<Uint8Array>({
+          start(controller): void {
+            response.on("data", (chunk) => {
+              const bytes = chunk as Uint8Array;
+              controller.enqueue(
+                new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
+              );
+              if ((controller.desiredSize ?? 1) <= 0) response.pause();
+            });
+            response.on("end", () => controller.close());
+            response.on("error", (error) => controller.error(error));
+          },
+          pull(): void {
+            response.resume();
+          },
+          cancel(): void {
+            response.destroy();
+          },
+        }, { highWaterMark: 4 });
+      if (responseBody === null) response.resume();
+      settled = true;
+      resolve(
+        new Response(responseBody, {
+          status,
+          statusText: response.statusMessage,
+          headers: responseHeaders,
+        }),
+      );
+    });
+    let closed = false;
+    let wake: (() => void) | undefined;
+    request.on("drain", () => wake?.());
+    request.on("close", () => {
+      closed = true;
+      wake?.();
+    });
+    (async () => {
+      const reader = body.open().getReader();
+      let done = 0;
+      try {
+        while (true) {
+          const next = await reader.read();
+          if (next.done) break;
+          done += next.value.length;
+          if (!request.write(next.value)) {
+            await new Promise<void>((ok) => (wake = ok));
+            wake = undefined;
+          }
+          if (closed) {
+            throw new Error(
+              `Cannot upload to ${url}: the connection closed after ${done} of ${body.size} bytes`,
+            );
+          }
+          options.onProgress?.(done);
+        }
+        request.end();
+      } catch (error) {
+        await reader.cancel(error).catch(() => {});
+        request.destroy(error as Error);
+        fail(error);
+      }
+    })();
+  });
+}
