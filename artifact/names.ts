@@ -3,6 +3,8 @@ import type { ArtifactFileEntry, VersionSelector } from "./types.ts";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const INDEX_PATTERN = /^v(0|[1-9][0-9]{0,14})$/;
+/** Malformed version numbers (`v-1`, `v01`, `v1.5`): neither index nor alias. */
+const INDEX_LIKE_PATTERN = /^v[-+]?[0-9][0-9.]*$/;
 const SEMVER_PATTERN =
   /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 const MAX_PATH_LENGTH = 1024;
@@ -50,7 +52,8 @@ export function assertArtifactName(name: unknown): asserts name is string {
 export function assertAlias(alias: unknown): asserts alias is string {
   if (
     typeof alias !== "string" || !NAME_PATTERN.test(alias) ||
-    INDEX_PATTERN.test(alias) || SEMVER_PATTERN.test(alias)
+    INDEX_PATTERN.test(alias) || INDEX_LIKE_PATTERN.test(alias) ||
+    SEMVER_PATTERN.test(alias)
   ) {
     throw new TypeError(
       `Cannot use alias ${
@@ -91,7 +94,9 @@ export function parseVersionSelector(
     const index = INDEX_PATTERN.exec(version);
     if (index) return { kind: "index", index: Number(index[1]) };
     if (SEMVER_PATTERN.test(version)) return { kind: "semver", version };
-    if (NAME_PATTERN.test(version)) return { kind: "alias", alias: version };
+    if (NAME_PATTERN.test(version) && !INDEX_LIKE_PATTERN.test(version)) {
+      return { kind: "alias", alias: version };
+    }
   }
   throw new TypeError(
     `Cannot select artifact version ${

@@ -556,11 +556,10 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async #isStale(lock: string): Promise<boolean> {
+    // Unreadable or half-written (its owner is writing it now): no owner yet.
     const owner = await this.#fs.readFile(joinPath(lock, "owner.json"), "utf8")
-      .then(
-        (text) => JSON.parse(text) as { pid?: number | null },
-        () => undefined,
-      );
+      .then((text) => JSON.parse(text) as { pid?: number | null })
+      .catch(() => undefined);
     if (owner && typeof owner.pid === "number") {
       return owner.pid !== processId() && !isProcessAlive(owner.pid);
     }

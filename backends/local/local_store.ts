@@ -1,5 +1,6 @@
 // This module is browser compatible: the filesystem is reached at run time.
 import type { TrackingEvent } from "../../event/types.ts";
+import { LocalArtifactStore } from "./local_artifacts.ts";
 import { TrackerError } from "../../errors/errors.ts";
 import { readJournal } from "./journal.ts";
 import {
@@ -85,6 +86,29 @@ export class LocalStore {
   /** The store's root folder. */
   get dir(): string {
     return this.#root;
+  }
+
+  /**
+   * The artifacts of a project: names, versions, aliases, lineage and files.
+   *
+   * @param project The project.
+   * @returns Its artifact store.
+   *
+   * @example
+   * ```ts
+   * import { createLogger } from "@uetai/uetai";
+   * import { LocalStore } from "@uetai/uetai/local";
+   * import assert from "node:assert/strict";
+   * const dir = await Deno.makeTempDir();
+   * const logger = createLogger({ project: "p", dir });
+   * await logger.logArtifact({ name: "model", type: "model", data: new Uint8Array(4) });
+   * await logger.end();
+   * const artifacts = new LocalStore({ dir }).artifacts("p");
+   * assert.deepEqual(await artifacts.listArtifacts(), ["model"]);
+   * ```
+   */
+  artifacts(project: string): LocalArtifactStore {
+    return new LocalArtifactStore({ dir: this.#root, project, fs: this.#fs });
   }
 
   /**

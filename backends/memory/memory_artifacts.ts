@@ -111,7 +111,17 @@ export class MemoryArtifactStore implements ArtifactStore {
       }
       this.#contents.set(file.sha256, content);
     }
-    const current: ArtifactRecord = record ??
+    // Read again after the awaits above: a concurrent put may have created
+    // the record meanwhile, and replacing it would lose its versions.
+    const latest = this.#artifacts.get(draft.name);
+    if (latest && latest.type !== draft.type) {
+      throw new TypeError(
+        `Cannot log artifact ${JSON.stringify(draft.name)} as type ${
+          JSON.stringify(draft.type)
+        }: its versions are of type ${JSON.stringify(latest.type)}`,
+      );
+    }
+    const current: ArtifactRecord = latest ??
       { type: draft.type, versions: [], aliases: new Map(), uses: [] };
     this.#artifacts.set(draft.name, current);
     let stored = current.versions.find((v) => v.digest === draft.digest);
