@@ -7,7 +7,11 @@ import {
   assertArtifactName,
   parseVersionSelector,
 } from "./names.ts";
-import { type ArtifactSourceOptions, stageArtifact } from "./stage.ts";
+import {
+  type ArtifactSourceOptions,
+  cancelUnreadInputs,
+  stageArtifact,
+} from "./stage.ts";
 import type {
   ArtifactManifest,
   ArtifactProgress,
@@ -134,7 +138,12 @@ export async function logArtifactToStores(
     onStoreError?: (error: unknown, backend: string) => void;
   } = {},
 ): Promise<LoggedArtifact> {
-  checkLogOptions(options);
+  try {
+    checkLogOptions(options);
+  } catch (error) {
+    cancelUnreadInputs(options, error);
+    throw error;
+  }
   const staged = await stageArtifact(options, {
     name: options.name,
     fs: context.fs,
@@ -145,7 +154,8 @@ export async function logArtifactToStores(
     const draft = {
       name: options.name,
       type: options.type,
-      metadata: structuredClone(options.metadata ?? {}),
+      // Its JSON form, as every store keeps it (a Date becomes its text).
+      metadata: JSON.parse(JSON.stringify(options.metadata ?? {})),
       aliases: [...new Set(options.aliases ?? [])].filter((alias) =>
         alias !== "latest"
       ),
@@ -165,7 +175,7 @@ export async function logArtifactToStores(
         versions[backend] = stored.version;
         first ??= { ...stored, versions };
       } catch (error) {
-        if (index === 0) throw error;
+        if (index === 0 || options.signal?.aborted) throw error;
         context.onStoreError?.(error, backend);
       }
     }

@@ -109,22 +109,21 @@ export async function stageArtifact(
   source: ArtifactSourceOptions,
   context: StageContext,
 ): Promise<StagedArtifact> {
-  const given =
-    [source.path, source.files, source.data].filter((value) =>
-      value !== undefined
-    ).length;
-  if (given !== 1) {
-    throw new TypeError(
-      `Cannot log artifact ${
-        JSON.stringify(context.name)
-      }: got ${given} of path, files and data; expected exactly one`,
-    );
-  }
   const cleanups: (() => Promise<void>)[] = [];
   const dispose = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
   };
   try {
+    const given = [source.path, source.files, source.data].filter((value) =>
+      value !== undefined
+    ).length;
+    if (given !== 1) {
+      throw new TypeError(
+        `Cannot log artifact ${
+          JSON.stringify(context.name)
+        }: got ${given} of path, files and data; expected exactly one`,
+      );
+    }
     let files: StagedFile[];
     if (source.path !== undefined) {
       files = await stagePath(source.path, context);
@@ -147,12 +146,38 @@ export async function stageArtifact(
     return {
       files,
       digest: artifactDigest(files),
-      size: files.reduce((sum, file) => sum + file.size, 0),
+      size: files.reduce((sum, file) =>
+        sum + file.size, 0),
       dispose,
     };
   } catch (error) {
+    cancelUnreadInputs(source, error);
     await dispose();
     throw error;
+  }
+}
+
+/**
+ * Cancels the `ReadableStream` inputs of a source that nobody has read yet,
+ * so a refused or failed log does not leave their producers (an HTTP
+ * response body, a file) open.
+ *
+ * @param source The source given to {@linkcode stageArtifact}.
+ * @param reason Why, passed to the streams' `cancel`.
+ */
+export function cancelUnreadInputs(
+  source: ArtifactSourceOptions,
+  reason: unknown,
+): void {
+  const files: unknown[] = Array.isArray(source?.files) ? source.files : [];
+  const data = [
+    source?.data,
+    ...files.map((file) => (file as ArtifactFileInput)?.data),
+  ];
+  for (const stream of data) {
+    if (isReadableStream(stream) && !stream.locked) {
+      stream.cancel(reason).catch(() => {});
+    }
   }
 }
 

@@ -37,7 +37,11 @@ import {
   type LoggedArtifact,
   type NamedArtifactStore,
 } from "../artifact/client.ts";
-import { assertArtifactName, parseVersionSelector } from "../artifact/names.ts";
+import {
+  assertAlias,
+  assertArtifactName,
+  parseVersionSelector,
+} from "../artifact/names.ts";
 import type { ArtifactManifest } from "../artifact/types.ts";
 
 /** What to do with `NaN` and `±Infinity` metric values. */
@@ -698,9 +702,11 @@ export class Logger {
    * versions), in every backend that keeps artifacts and has that version.
    *
    * @param name Artifact name.
-   * @param version The version, as the first backend names it (`"v2"`).
+   * @param version Which version of the first backend: `3`, `"v3"`, an alias or `"latest"`; other backends move the aliases to their version with the same digest.
    * @param aliases The aliases, such as `["best"]`.
    * @returns The version's manifest in the first backend.
+   * @throws {TypeError} When an argument is malformed.
+   * @throws {ArtifactNotFoundError} When the first backend has no such version.
    *
    * @example
    * ```ts
@@ -716,11 +722,33 @@ export class Logger {
    */
   async setArtifactAliases(
     name: string,
-    version: string,
+    version: string | number,
     aliases: readonly string[],
   ): Promise<ArtifactManifest> {
-    const [first] = this.#artifactStores("move artifact aliases");
-    return await first.store.setAliases(name, version, aliases);
+    assertArtifactName(name);
+    const selector = parseVersionSelector(version);
+    if (!Array.isArray(aliases)) {
+      throw new TypeError(
+        `Cannot move aliases of artifact ${JSON.stringify(name)}: aliases is ${
+          describe(aliases)
+        }; expected an array of strings`,
+      );
+    }
+    for (const alias of aliases) assertAlias(alias);
+    const [first, ...others] = this.#artifactStores("move artifact aliases");
+    const target = await first.store.resolveVersion(name, selector);
+    const moved = await first.store.setAliases(name, target.version, aliases);
+    for (const { backend, store } of others) {
+      try {
+        const same = (await store.listVersions(name)).find((v) =>
+          v.digest === target.digest
+        );
+        if (same) await store.setAliases(name, same.version, aliases);
+      } catch (error) {
+        this.#onError({ error: error as Error, backend });
+      }
+    }
+    return moved;
   }
 
   /**

@@ -395,6 +395,73 @@ for (const setup of SETUPS) {
       });
     });
 
+    it("stores metadata in its JSON form, the same on return and on read (no DOMException)", async () => {
+      await withHarness(async ({ logger }) => {
+        const logged = await logger.logArtifact({
+          name: "m",
+          type: "model",
+          data: utf8("x"),
+          metadata: {
+            when: new Date(0),
+            skipped: undefined,
+            notANumber: Number.NaN,
+            callback() {},
+            nested: { at: new Date(1000) },
+          },
+        });
+        const json = {
+          when: "1970-01-01T00:00:00.000Z",
+          notANumber: null,
+          nested: { at: "1970-01-01T00:00:01.000Z" },
+        };
+        assert.deepEqual(logged.metadata, json);
+        assert.deepEqual((await logger.getArtifact("m")).metadata, json);
+      });
+    });
+
+    it("setArtifactAliases refuses aliases that are not an array and takes any version selector", async () => {
+      await withHarness(async ({ logger }) => {
+        for (const text of ["zero", "one"]) {
+          await logger.logArtifact({
+            name: "m",
+            type: "model",
+            data: utf8(text),
+          });
+        }
+        await rejectsWith(
+          logger.setArtifactAliases("m", "v0", "best" as never),
+          TypeError,
+          /aliases is string "best"; expected an array/,
+        );
+        await rejectsWith(
+          logger.setArtifactAliases("m", "v0", ["v9"]),
+          TypeError,
+          /alias "v9"/,
+        );
+        await rejectsWith(
+          logger.setArtifactAliases("m", "v01", ["best"]),
+          TypeError,
+          /Cannot select artifact version "v01"/,
+        );
+        assert.deepEqual(
+          (await logger.listArtifactVersions("m")).map((v) => v.aliases),
+          [[], ["latest"]],
+        );
+        assert.equal(
+          (await logger.setArtifactAliases("m", 0, ["best"])).version,
+          "v0",
+        );
+        assert.equal(
+          (await logger.setArtifactAliases("m", "best", ["prod"])).version,
+          "v0",
+        );
+        assert.deepEqual(
+          (await logger.listArtifactVersions("m")).map((v) => v.aliases),
+          [["best", "prod"], ["latest"]],
+        );
+      });
+    });
+
     it("records output and input artifact events in the run's journal", async () => {
       await withHarness(async (harness, dir) => {
         const { logger } = harness;
@@ -985,6 +1052,159 @@ describe("downloadArtifact against crafted stores", () => {
         /stop now/,
       );
       assert.deepEqual(await listTree(out), []);
+    });
+  });
+});
+
+/** A stream that records whether it was cancelled, failing at its first read when `fail` is set. */
+function watchedStream(
+  fail?: Error,
+): { stream: ReadableStream<Uint8Array>; cancelled: () => boolean } {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (fail) controller.error(fail);
+      else controller.enqueue(utf8("data"));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return { stream, cancelled: () => cancelled };
+}
+
+describe("logArtifact input streams", () => {
+  it("a failed logArtifact cancels the streams it was given and did not read", async () => {
+    const logger = createLogger({
+      project: "p",
+      backend: new InMemoryBackend(),
+      spool: "memory",
+      exitFlushTimeoutMs: 0,
+    });
+    try {
+      // Refused before staging: a bad alias, a path given twice.
+      const refused = watchedStream();
+      await rejectsWith(
+        logger.logArtifact({
+          name: "m",
+          type: "model",
+          aliases: ["v1"],
+          files: [{ path: "s.bin", data: refused.stream }],
+        }),
+        TypeError,
+        /alias "v1"/,
+      );
+      assert.equal(refused.cancelled(), true, "stream of a refused call");
+      const twice = watchedStream();
+      await rejectsWith(
+        logger.logArtifact({
+          name: "m",
+          type: "model",
+          files: [
+            { path: "s.bin", data: twice.stream },
+            { path: "s.bin", data: utf8("x") },
+          ],
+        }),
+        TypeError,
+        /appears twice/,
+      );
+      assert.equal(twice.cancelled(), true, "stream of a duplicated path");
+      // Failing midway: the first stream errors, the second is never read.
+      const broken = watchedStream(new Error("source broke"));
+      const unread = watchedStream();
+      await rejectsWith(
+        logger.logArtifact({
+          name: "m",
+          type: "model",
+          files: [
+            { path: "a.bin", data: broken.stream },
+            { path: "b.bin", data: unread.stream },
+          ],
+        }),
+        Error,
+        /source broke/,
+      );
+      assert.equal(unread.cancelled(), true, "stream after a failing one");
+    } finally {
+      await logger.end();
+    }
+  });
+});
+
+describe("artifacts with two backends that keep them", () => {
+  async function withTwoStores(
+    second: (inner: ArtifactStore) => Partial<Omit<ArtifactStore, "backend">>,
+    fn: (
+      logger: Logger,
+      stores: [ArtifactStore, ArtifactStore],
+      errors: Error[],
+    ) => Promise<void>,
+  ): Promise<void> {
+    const first = new MemoryArtifactStore();
+    const other = wrapStore(new MemoryArtifactStore(), second(first));
+    const errors: Error[] = [];
+    const logger = createLogger({
+      project: "p",
+      backends: [
+        storeBackend(first),
+        { ...storeBackend(other), name: "second" },
+      ],
+      spool: "memory",
+      exitFlushTimeoutMs: 0,
+      onError: ({ error }) => errors.push(error),
+    });
+    try {
+      await fn(logger, [first, other], errors);
+    } finally {
+      await logger.end().catch(() => {});
+    }
+  }
+
+  it("an abort while a later backend stores the version rejects", async () => {
+    const controller = new AbortController();
+    await withTwoStores(
+      () => ({
+        putVersion(_draft, options) {
+          controller.abort(new Error("stop the upload"));
+          options?.signal?.throwIfAborted();
+          return Promise.reject(new Error("not reached"));
+        },
+      }),
+      async (logger, [first]) => {
+        await rejectsWith(
+          logger.logArtifact({
+            name: "m",
+            type: "model",
+            data: utf8("x"),
+            signal: controller.signal,
+          }),
+          Error,
+          /stop the upload/,
+        );
+        // The first backend's version stays, as documented.
+        assert.equal((await first.listVersions("m")).length, 1);
+      },
+    );
+  });
+
+  it("setArtifactAliases moves the aliases in every backend that has the version", async () => {
+    await withTwoStores(() => ({}), async (logger, [first, second], errors) => {
+      for (const text of ["zero", "one"]) {
+        await logger.logArtifact({
+          name: "m",
+          type: "model",
+          data: utf8(text),
+        });
+      }
+      await logger.setArtifactAliases("m", "v0", ["best"]);
+      for (const store of [first, second]) {
+        const best = await store.resolveVersion("m", {
+          kind: "alias",
+          alias: "best",
+        });
+        assert.equal(best.digest, (await first.listVersions("m"))[0].digest);
+      }
+      assert.deepEqual(errors, []);
     });
   });
 });

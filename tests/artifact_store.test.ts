@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import * as fsPromises from "node:fs/promises";
 import {
   mkdir,
   mkdtemp,
@@ -24,6 +25,7 @@ import { MemoryArtifactStore } from "../backends/memory/memory_artifacts.ts";
 import { stageArtifact } from "../artifact/stage.ts";
 import { downloadVersion } from "../artifact/download.ts";
 import type { ArtifactDraft } from "../artifact/types.ts";
+import type { FileSystemLike } from "../runtime/fs.ts";
 import { TrackerError } from "../errors/errors.ts";
 import {
   artifactStoreConformance,
@@ -253,6 +255,139 @@ describe("LocalArtifactStore on disk", () => {
         (await readdir(join(dir, "p", ".artifacts", "model"))).sort(),
         ["aliases.json", "versions"],
       );
+    });
+  });
+
+  it("takes over a lock of this pid written before this process started (containers reuse pids)", async () => {
+    await withTempDir(async (dir) => {
+      const host = (globalThis as unknown as {
+        process: { pid: number; uptime(): number };
+      }).process;
+      const lock = join(dir, "p", ".artifacts", "model", ".lock");
+      await mkdir(lock, { recursive: true });
+      const startedMs = Date.now() - host.uptime() * 1000;
+      await writeFile(
+        join(lock, "owner.json"),
+        JSON.stringify({ pid: host.pid, sinceMs: startedMs - 60_000 }),
+      );
+      const store = new LocalArtifactStore({
+        dir,
+        project: "p",
+        lockTimeoutMs: 1_000,
+      });
+      const stored = await store.putVersion(
+        await draftOf("model", [{ path: "x", data: utf8("x") }]),
+      );
+      assert.equal(stored.version, "v0");
+    });
+  });
+
+  it("two waiters on a dead lock: the later one cannot take away the lock the first took over", async () => {
+    await withTempDir(async (dir) => {
+      const dead = startChild({ ARTIFACT_MODE: "exit" });
+      assert.equal(await dead.exited, 0, dead.stderr);
+      const lock = join(dir, "p", ".artifacts", "model", ".lock");
+      await mkdir(lock, { recursive: true });
+      await writeFile(
+        join(lock, "owner.json"),
+        JSON.stringify({ pid: dead.process.pid, sinceMs: Date.now() }),
+      );
+      const gate = () => {
+        let open!: () => void;
+        const opened = new Promise<void>((resolve) => (open = resolve));
+        const wait = () =>
+          Promise.race([opened, new Promise((r) => setTimeout(r, 500))]);
+        return { open, wait };
+      };
+      const laterJudged = gate(); // the later waiter read the dead owner
+      const firstOwns = gate(); // the first waiter holds its fresh lock
+      const laterRead = gate(); // the later waiter reads the versions
+      // The later waiter judged the dead lock stale, but renames it only once
+      // the first waiter has taken it over and holds a fresh one.
+      const laterFs = {
+        ...fsPromises,
+        async readFile(path: string, encoding?: "utf8") {
+          const text = await fsPromises.readFile(path, encoding ?? null);
+          if (path.endsWith("owner.json")) laterJudged.open();
+          return text;
+        },
+        async rename(from: string, to: string) {
+          if (from.endsWith(".lock") && to.includes("-stale-")) {
+            await firstOwns.wait();
+          }
+          return await fsPromises.rename(from, to);
+        },
+        async readdir(path: string) {
+          if (path.endsWith("versions")) laterRead.open();
+          return await fsPromises.readdir(path);
+        },
+      };
+      // The first waiter takes the dead lock over only once the later one
+      // judged it stale too, and writes its version only once the later one
+      // could have read the versions.
+      const firstFs = {
+        ...fsPromises,
+        async rename(from: string, to: string) {
+          if (from.endsWith(".lock") && to.includes("-stale-")) {
+            await laterJudged.wait();
+          }
+          return await fsPromises.rename(from, to);
+        },
+        async writeFile(path: string, data: string | Uint8Array) {
+          await fsPromises.writeFile(path, data);
+          if (path.endsWith("owner.json")) firstOwns.open();
+        },
+        async open(path: string, flags: string) {
+          if (path.includes(".json.tmp-")) await laterRead.wait();
+          return await fsPromises.open(path, flags);
+        },
+      };
+      const first = new LocalArtifactStore({
+        dir,
+        project: "p",
+        syncWrites: false,
+        fs: firstFs as unknown as FileSystemLike,
+      });
+      // Another spelling of the same folder: no in-process queue between them.
+      const later = new LocalArtifactStore({
+        dir: `${dir}/.`,
+        project: "p",
+        syncWrites: false,
+        fs: laterFs as unknown as FileSystemLike,
+      });
+      const results = await Promise.all([
+        first.putVersion(
+          await draftOf("model", [{ path: "x", data: utf8("a") }]),
+        ),
+        later.putVersion(
+          await draftOf("model", [{ path: "x", data: utf8("b") }]),
+        ),
+      ]);
+      assert.deepEqual(results.map((r) => r.version).sort(), ["v0", "v1"]);
+      const versions = await first.listVersions("model");
+      assert.deepEqual(versions.map((v) => v.version), ["v0", "v1"]);
+      assert.equal(new Set(versions.map((v) => v.digest)).size, 2);
+    });
+  });
+
+  it("putVersion refuses a sha256 that is not 64 hex digits, writing nothing outside the store", async () => {
+    await withTempDir(async (dir) => {
+      const store = new LocalArtifactStore({ dir, project: "p" });
+      const draft = await draftOf("model", [{ path: "x", data: utf8("x") }]);
+      const sha256 = "../../../../escape";
+      await assert.rejects(
+        store.putVersion({
+          ...draft,
+          files: draft.files.map((file) => ({ ...file, sha256 })),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof TypeError, `got ${error}`);
+          assert.ok(error.message.includes(JSON.stringify(sha256)));
+          assert.match(error.message, /64 hex digits/);
+          return true;
+        },
+      );
+      assert.deepEqual(await readdir(dir), []);
     });
   });
 

@@ -22,6 +22,7 @@ import {
   isProcessAlive,
   joinPath,
   processId,
+  processStartMs,
   requireFileSystem,
 } from "../../runtime/fs.ts";
 import { assertSafeName, DEFAULT_LOCAL_DIR } from "./layout.ts";
@@ -152,6 +153,9 @@ export class LocalArtifactStore implements ArtifactStore {
     for (const alias of draft.aliases) assertAlias(alias);
     // Contents first, outside the lock: content-addressed, so two writers of
     // the same bytes write the same file.
+    for (const file of draft.files) {
+      assertSha256(file);
+    }
     for (const file of draft.files) {
       options.signal?.throwIfAborted();
       const blob = this.#blobPath(file.sha256);
@@ -325,14 +329,10 @@ export class LocalArtifactStore implements ArtifactStore {
     _manifest: ArtifactManifest,
     file: ArtifactFileEntry,
   ): Promise<ReadableStream<Uint8Array>> {
-    if (!/^[0-9a-f]{64}$/.test(file.sha256)) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot open artifact file ${JSON.stringify(file.path)}: its sha256 ${
-            JSON.stringify(file.sha256)
-          } is not 64 hex digits`,
-        ),
-      );
+    try {
+      assertSha256(file);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return Promise.resolve(
       fileReadStream(this.#fs, this.#blobPath(file.sha256)),
@@ -533,16 +533,7 @@ export class LocalArtifactStore implements ArtifactStore {
       } catch (error) {
         if ((error as { code?: string }).code !== "EEXIST") throw error;
       }
-      if (await this.#isStale(lock)) {
-        // Taken over by renaming first: only one waiter wins the rename.
-        const away = `${lock}-stale-${crypto.randomUUID().slice(0, 8)}`;
-        const won = await this.#fs.rename(lock, away).then(
-          () => true,
-          () => false,
-        );
-        if (won) await this.#fs.rm(away, { recursive: true, force: true });
-        continue;
-      }
+      if (await this.#isStale(lock) && await this.#takeOver(lock)) continue;
       if (Date.now() - started > this.#lockTimeoutMs) {
         throw new TrackerError(
           `Cannot store a version of artifact ${
@@ -555,17 +546,70 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  // One waiter at a time removes a stale lock, and checks again that it is
+  // stale first: a waiter that judged it stale earlier would otherwise remove
+  // the fresh lock another waiter took meanwhile.
+  async #takeOver(lock: string): Promise<boolean> {
+    const guard = `${lock}-takeover`;
+    const mine = await this.#fs.mkdir(guard, { recursive: false }).then(
+      () => true,
+      () => false,
+    );
+    if (!mine) {
+      // Left by a waiter that died while taking over: removed once old.
+      const info = await this.#fs.stat(guard).catch(() => undefined);
+      if (info !== undefined && Date.now() - info.mtimeMs > STALE_LOCK_MS) {
+        await this.#fs.rm(guard, { recursive: true, force: true });
+        return true;
+      }
+      return false;
+    }
+    try {
+      if (!await this.#isStale(lock)) return false;
+      const away = `${lock}-stale-${crypto.randomUUID().slice(0, 8)}`;
+      const won = await this.#fs.rename(lock, away).then(
+        () => true,
+        () => false,
+      );
+      if (won) await this.#fs.rm(away, { recursive: true, force: true });
+      return won;
+    } finally {
+      await this.#fs.rm(guard, { recursive: true, force: true });
+    }
+  }
+
   async #isStale(lock: string): Promise<boolean> {
     // Unreadable or half-written (its owner is writing it now): no owner yet.
     const owner = await this.#fs.readFile(joinPath(lock, "owner.json"), "utf8")
-      .then((text) => JSON.parse(text) as { pid?: number | null })
+      .then((text) =>
+        JSON.parse(text) as { pid?: number | null; sinceMs?: number }
+      )
       .catch(() => undefined);
     if (owner && typeof owner.pid === "number") {
-      return owner.pid !== processId() && !isProcessAlive(owner.pid);
+      if (owner.pid === processId()) {
+        // This process, or an earlier one with the same pid (containers,
+        // where every run may be pid 1): only the latter took it before this
+        // process started (with a second of margin for clock reads).
+        const startedMs = processStartMs();
+        return startedMs !== undefined && typeof owner.sinceMs === "number" &&
+          owner.sinceMs < startedMs - 1000;
+      }
+      return !isProcessAlive(owner.pid);
     }
     // No owner written yet: stale only if it stays so for long.
     const info = await this.#fs.stat(lock).catch(() => undefined);
     return info !== undefined && Date.now() - info.mtimeMs > STALE_LOCK_MS;
+  }
+}
+
+// Blobs are named by it: anything else could name a path outside the store.
+function assertSha256(file: Pick<ArtifactFileEntry, "path" | "sha256">): void {
+  if (typeof file.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(file.sha256)) {
+    throw new TypeError(
+      `Cannot use artifact file ${JSON.stringify(file.path)}: its sha256 ${
+        JSON.stringify(file.sha256)
+      } is not 64 hex digits`,
+    );
   }
 }
 

@@ -224,9 +224,19 @@ export class MemoryArtifactStore implements ArtifactStore {
     aliases: readonly string[],
   ): Promise<ArtifactManifest> {
     for (const alias of aliases) assertAlias(alias);
+    assertArtifactName(name);
+    const index = /^v(0|[1-9][0-9]*)$/.exec(version)?.[1];
+    if (index === undefined) {
+      throw new ArtifactNotFoundError(
+        `Cannot find version ${JSON.stringify(version)} of artifact ${
+          JSON.stringify(name)
+        }: versions are named v0, v1, ...`,
+        { backend: this.backend, artifact: name, version },
+      );
+    }
     const found = await this.resolveVersion(name, {
       kind: "index",
-      index: Number(/^v([0-9]+)$/.exec(version)?.[1] ?? Number.NaN),
+      index: Number(index),
     });
     const record = this.#artifacts.get(name)!;
     for (const alias of aliases) record.aliases.set(alias, found.version);

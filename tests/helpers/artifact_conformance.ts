@@ -415,6 +415,8 @@ export function artifactStoreConformance(
           [],
           ["best", "latest", "reviewed"],
         ]);
+        // A version the store does not have is named in the error.
+        await expectNotFound(store.setAliases("m", "nope", ["x"]), "m", "nope");
         // And back again.
         await store.setAliases("m", a.version, ["best"]);
         assert.equal(
