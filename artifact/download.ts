@@ -2,12 +2,13 @@
 import { IntegrityError } from "../errors/errors.ts";
 import {
   type FileSystemLike,
+  getFileSystem,
   joinPath,
   requireFileSystem,
 } from "../runtime/fs.ts";
 import { createHash, toHex } from "./hash.ts";
 import { assertArtifactPaths } from "./names.ts";
-import { fileReadStream } from "./streams.ts";
+import { ChunkReader, fileReadStream } from "./streams.ts";
 import type {
   ArtifactFileEntry,
   ArtifactManifest,
@@ -177,18 +178,21 @@ export async function writeVerifiedFile(
   const temporary = `${target}.uetai-partial-${
     crypto.randomUUID().slice(0, 8)
   }`;
-  const reader = stream.getReader();
-  let handle: Awaited<ReturnType<FileSystemLike["open"]>> | undefined;
+  // Three buffers: one being written, one hashed, one filling.
+  const chunks = new ChunkReader(stream, 3);
+  let file: TemporaryFile | undefined;
+  // One write in flight while the next chunk is read and hashed.
+  let pending: Promise<void> | undefined;
   let renamed = false;
   try {
-    handle = await fs.open(temporary, "wx");
+    file = await openTemporary(fs, temporary);
     const hash = createHash("sha256");
     let size = 0;
     while (true) {
       options.signal?.throwIfAborted();
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
+      const chunk = await chunks.next();
+      if (chunk === undefined) break;
+      size += chunk.length;
       if (size > entry.size) {
         throw new IntegrityError(entry.path, {
           algorithm: "size",
@@ -197,8 +201,9 @@ export async function writeVerifiedFile(
           artifact: options.artifact,
         });
       }
-      hash.update(value);
-      await handle.write(value);
+      hash.update(chunk);
+      await pending;
+      pending = file.write(chunk);
       options.onProgress?.({
         phase: options.phase ?? "download",
         file: entry.path,
@@ -206,6 +211,8 @@ export async function writeVerifiedFile(
         bytesTotal: entry.size,
       });
     }
+    await pending;
+    pending = undefined;
     if (size !== entry.size) {
       throw new IntegrityError(entry.path, {
         algorithm: "size",
@@ -223,17 +230,69 @@ export async function writeVerifiedFile(
         artifact: options.artifact,
       });
     }
-    if (options.sync) await handle.datasync();
-    await handle.close();
-    handle = undefined;
+    if (options.sync) await file.datasync();
+    const open = file;
+    file = undefined;
+    await open.close();
     await fs.rename(temporary, target);
     renamed = true;
   } catch (error) {
-    await reader.cancel(error).catch(() => {});
+    await chunks.cancel(error);
     throw error;
   } finally {
-    reader.releaseLock();
-    await handle?.close().catch(() => {});
+    await chunks.release();
+    await pending?.catch(() => {});
+    await file?.close().catch(() => {});
     if (!renamed) await fs.rm(temporary, { force: true }).catch(() => {});
   }
+}
+
+/** The part of an open file {@linkcode writeVerifiedFile} writes through. */
+interface TemporaryFile {
+  write(chunk: Uint8Array): Promise<void>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface DenoFile {
+  write(chunk: Uint8Array): Promise<number>;
+  syncData(): Promise<void>;
+  close(): void;
+}
+
+type DenoOpen = (
+  path: string,
+  options: { write: boolean; createNew: boolean },
+) => Promise<DenoFile>;
+
+/**
+ * Creates the temporary file. In Deno, with the runtime's own filesystem,
+ * through `Deno.open`: `Deno.FsFile` writes run on a worker thread and
+ * overlap with receiving and hashing, while `node:fs` writes in Deno run
+ * on the main thread, in turn with them.
+ */
+async function openTemporary(
+  fs: FileSystemLike,
+  path: string,
+): Promise<TemporaryFile> {
+  const deno = (globalThis as { Deno?: { open?: DenoOpen } }).Deno;
+  if (typeof deno?.open === "function" && fs === getFileSystem()) {
+    const file = await deno.open(path, { write: true, createNew: true });
+    return {
+      async write(chunk): Promise<void> {
+        let rest = chunk;
+        while (rest.length > 0) rest = rest.subarray(await file.write(rest));
+      },
+      datasync: () => file.syncData(),
+      close: () => Promise.resolve().then(() => file.close()),
+    };
+  }
+  const handle = await fs.open(path, "wx");
+  return {
+    async write(chunk): Promise<void> {
+      await handle.write(chunk);
+    },
+    datasync: () => handle.datasync(),
+    close: () => handle.close(),
+  };
 }

@@ -1,5 +1,6 @@
 // This module is browser compatible: `node:http` is reached at run time, and
 // only in Deno, whose fetch cannot send a stream with a Content-Length.
+import { ChunkReader } from "./streams.ts";
 
 /** A body of known length that can be read as a stream. */
 export interface UploadBody {
@@ -84,7 +85,7 @@ interface NodeIncoming {
 
 interface NodeRequest {
   on(event: string, listener: (...args: unknown[]) => void): void;
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
   end(): void;
   destroy(error?: Error): void;
 }
@@ -281,20 +282,37 @@ function sendWithNodeHttp(
     });
     let closed = false;
     let wake: (() => void) | undefined;
+    const closing = new Promise<void>((ok) =>
+      request.on("close", () => {
+        closed = true;
+        wake?.();
+        ok();
+      })
+    );
     request.on("drain", () => wake?.());
-    request.on("close", () => {
-      closed = true;
-      wake?.();
-    });
     (async () => {
-      const reader = body.open().getReader();
+      // Read into three buffers in turn (a byte stream such as a
+      // fileReadStream: no allocation per chunk): a buffer is filled again
+      // two chunks after it was handed out, so the write before last must
+      // have finished before the next chunk is asked for.
+      const chunks = new ChunkReader(body.open(), 3);
       let done = 0;
+      let older: Promise<void> | undefined;
+      let newer: Promise<void> | undefined;
       try {
         while (true) {
-          const next = await reader.read();
-          if (next.done) break;
-          done += next.value.length;
-          if (!request.write(next.value)) {
+          await older;
+          const chunk = await chunks.next();
+          if (chunk === undefined) break;
+          done += chunk.length;
+          let flushed = false;
+          // Failures come as the request's "error" event and "close".
+          const written = new Promise<void>((ok) => {
+            flushed = request.write(chunk, () => ok());
+          });
+          older = newer;
+          newer = Promise.race([written, closing]);
+          if (!flushed && !closed) {
             await new Promise<void>((ok) => (wake = ok));
             wake = undefined;
           }
@@ -307,9 +325,11 @@ function sendWithNodeHttp(
         }
         request.end();
       } catch (error) {
-        await reader.cancel(error).catch(() => {});
+        await chunks.cancel(error);
         request.destroy(error as Error);
         fail(error);
+      } finally {
+        await chunks.release().catch(() => {});
       }
     })();
   });

@@ -7,9 +7,12 @@ import { encodeBase64 } from "../runtime/base64.ts";
 export const CHUNK_BYTES: number = 1 << 20;
 
 /**
- * A stream over a file, read chunk by chunk as it is pulled: at most one
- * chunk is in memory, whatever the file's size. The file is opened at the
- * first read and closed at the end, on error and on cancel.
+ * A stream over a file, read chunk by chunk as it is pulled: a byte
+ * stream, so a BYOB reader (see {@linkcode ChunkReader}) has the file read
+ * straight into its own buffers; a default reader gets chunks of
+ * `chunkBytes`, the next one read while the current one is consumed (at
+ * most two in memory). The file is opened at the first read and closed at
+ * the end, on error and on cancel.
  *
  * @param fs The filesystem.
  * @param path The file.
@@ -23,36 +26,69 @@ export function fileReadStream(
 ): ReadableStream<Uint8Array> {
   let handle: Awaited<ReturnType<FileSystemLike["open"]>> | undefined;
   let position = 0;
+  let ahead: Promise<Uint8Array> | undefined;
+  const readInto = async (buffer: Uint8Array): Promise<number> => {
+    handle ??= await fs.open(path, "r");
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(
+        buffer,
+        filled,
+        buffer.length - filled,
+        position + filled,
+      );
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    position += filled;
+    return filled;
+  };
+  const readChunk = async (): Promise<Uint8Array> => {
+    const buffer = new Uint8Array(chunkBytes);
+    const filled = await readInto(buffer);
+    return filled === chunkBytes ? buffer : buffer.subarray(0, filled);
+  };
   const close = async (): Promise<void> => {
+    const reading = ahead;
+    ahead = undefined;
+    await reading?.catch(() => {});
     const open = handle;
     handle = undefined;
     await open?.close();
   };
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream({
+    type: "bytes",
     async pull(controller): Promise<void> {
+      const request = controller.byobRequest;
       try {
-        handle ??= await fs.open(path, "r");
-        const buffer = new Uint8Array(chunkBytes);
-        let filled = 0;
-        while (filled < chunkBytes) {
-          const { bytesRead } = await handle.read(
-            buffer,
-            filled,
-            chunkBytes - filled,
-            position + filled,
+        if (request?.view && ahead === undefined) {
+          // A BYOB read: into the reader's buffer.
+          const view = request.view;
+          const filled = await readInto(
+            new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
           );
-          if (bytesRead === 0) break;
-          filled += bytesRead;
+          if (filled === 0) {
+            await close();
+            controller.close();
+          }
+          request.respond(filled);
+          return;
         }
-        position += filled;
-        if (filled > 0) {
-          controller.enqueue(
-            filled === chunkBytes ? buffer : buffer.subarray(0, filled),
-          );
+        const chunk = await (ahead ?? readChunk());
+        ahead = undefined;
+        // Taken before enqueue(), which detaches the chunk's buffer.
+        const length = chunk.length;
+        if (length === chunkBytes) {
+          // Read the next chunk while this one is consumed; a failure
+          // surfaces at the next pull.
+          ahead = readChunk();
+          ahead.catch(() => {});
         }
-        if (filled < chunkBytes) {
+        if (length > 0) controller.enqueue(chunk);
+        if (length < chunkBytes) {
           await close();
           controller.close();
+          controller.byobRequest?.respond(0);
         }
       } catch (error) {
         await close().catch(() => {});
@@ -62,7 +98,107 @@ export function fileReadStream(
     async cancel(): Promise<void> {
       await close();
     },
-  }, { highWaterMark: 1 });
+  }) as ReadableStream<Uint8Array>;
+}
+
+/**
+ * Reads a stream in chunks. A byte stream (a `fetch` body, a
+ * {@linkcode fileReadStream}) is read through a BYOB reader into a ring of
+ * `buffers` buffers of {@linkcode CHUNK_BYTES}, each filled before it is
+ * handed out, the next one filling while the caller works on the current
+ * one: a few large hash updates and writes instead of one per network
+ * read, and no allocation per chunk (no garbage for the collector to catch
+ * up with). Any other stream is read chunk by chunk as given.
+ *
+ * A chunk returned by `next()` stays valid through the following
+ * `buffers - 2` calls (not past the next one when `buffers` is 2).
+ */
+export class ChunkReader {
+  #byob: ReadableStreamBYOBReader | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buffers: (ArrayBuffer | undefined)[];
+  #turn = 0;
+  #filling: Promise<{ bytes: Uint8Array; done: boolean }> | undefined;
+  #done = false;
+
+  /**
+   * @param stream The stream, locked until `release()`.
+   * @param buffers How many buffers a byte stream is read into, in turn.
+   */
+  constructor(stream: ReadableStream<Uint8Array>, buffers: number = 2) {
+    this.#buffers = new Array(Math.max(2, buffers)).fill(undefined);
+    try {
+      this.#byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream (or no BYOB support): read chunks as they come.
+      this.#reader = stream.getReader();
+    }
+  }
+
+  /**
+   * The next chunk.
+   *
+   * @returns The chunk, or `undefined` at the end.
+   */
+  async next(): Promise<Uint8Array | undefined> {
+    if (this.#reader) {
+      const { done, value } = await this.#reader.read();
+      return done ? undefined : value;
+    }
+    if (this.#done) return undefined;
+    const { bytes, done } = await (this.#filling ?? this.#fill());
+    this.#filling = undefined;
+    if (done) this.#done = true;
+    else {
+      this.#filling = this.#fill();
+      this.#filling.catch(() => {});
+    }
+    return bytes.length > 0 ? bytes : undefined;
+  }
+
+  async #fill(): Promise<{ bytes: Uint8Array; done: boolean }> {
+    const turn = this.#turn;
+    this.#turn = (turn + 1) % this.#buffers.length;
+    let buffer = this.#buffers[turn] ?? new ArrayBuffer(CHUNK_BYTES);
+    let filled = 0;
+    let done = false;
+    while (filled < CHUNK_BYTES) {
+      const result = await this.#byob!.read(
+        new Uint8Array(buffer, filled, CHUNK_BYTES - filled),
+      );
+      if (result.value) {
+        buffer = result.value.buffer as ArrayBuffer;
+        filled += result.value.length;
+      }
+      if (result.done) {
+        done = true;
+        break;
+      }
+    }
+    this.#buffers[turn] = buffer;
+    return { bytes: new Uint8Array(buffer, 0, filled), done };
+  }
+
+  /**
+   * Cancels the stream (after a read in progress settles).
+   *
+   * @param reason Why.
+   */
+  async cancel(reason?: unknown): Promise<void> {
+    const filling = this.#filling;
+    this.#filling = undefined;
+    this.#done = true;
+    const reader = this.#byob ?? this.#reader!;
+    const cancelled = reader.cancel(reason).catch(() => {});
+    await filling?.catch(() => {});
+    await cancelled;
+  }
+
+  /** Releases the stream's lock (after a read in progress settles). */
+  async release(): Promise<void> {
+    await this.#filling?.catch(() => {});
+    (this.#byob ?? this.#reader)!.releaseLock();
+  }
 }
 
 /**
@@ -150,20 +286,20 @@ export async function digestStream(
   signal?: AbortSignal,
 ): Promise<ContentDigests> {
   const hasher = new ContentHasher();
-  const reader = stream.getReader();
+  const chunks = new ChunkReader(stream);
   try {
     while (true) {
       signal?.throwIfAborted();
-      const { done, value } = await reader.read();
-      if (done) break;
-      hasher.update(value);
+      const chunk = await chunks.next();
+      if (chunk === undefined) break;
+      hasher.update(chunk);
       onChunk?.(hasher.size);
     }
   } catch (error) {
-    await reader.cancel().catch(() => {});
+    await chunks.cancel(error);
     throw error;
   } finally {
-    reader.releaseLock();
+    await chunks.release();
   }
   return hasher.digest();
 }
