@@ -75,18 +75,16 @@ export async function downloadVersion(
     options.signal?.throwIfAborted();
     const target = joinPath(savePath, entry.path);
     const slash = entry.path.lastIndexOf("/");
-    const folder = slash === -1
-      ? savePath
-      : joinPath(savePath, entry.path.slice(0, slash));
-    await fs.mkdir(folder, { recursive: true });
-    const realFolder = await fs.realpath(folder);
-    if (realFolder !== root && !realFolder.startsWith(`${root}/`)) {
-      throw new TypeError(
-        `Cannot download artifact file ${
-          JSON.stringify(entry.path)
-        } of ${label}: its folder resolves to ${
-          JSON.stringify(realFolder)
-        }, outside ${JSON.stringify(root)}`,
+    if (slash !== -1) {
+      await makeFolderInside(
+        fs,
+        savePath,
+        root,
+        entry.path.slice(0, slash),
+        () =>
+          `Cannot download artifact file ${
+            JSON.stringify(entry.path)
+          } of ${label}`,
       );
     }
     if (await hasContent(fs, target, entry, options.signal)) {
@@ -110,6 +108,39 @@ export async function downloadVersion(
     report.fetched.push(entry.path);
   }
   return report;
+}
+
+/**
+ * Creates `folder` (relative, `/`-separated) under `savePath` one segment at
+ * a time, checking before each next segment that the path so far resolves
+ * inside `root`: a symbolic link leading out is refused before anything is
+ * created beyond it.
+ */
+async function makeFolderInside(
+  fs: FileSystemLike,
+  savePath: string,
+  root: string,
+  folder: string,
+  context: () => string,
+): Promise<void> {
+  let current = savePath;
+  for (const segment of folder.split("/")) {
+    current = joinPath(current, segment);
+    const link = await fs.lstat(current).catch(() => undefined);
+    if (link === undefined) {
+      await fs.mkdir(current, { recursive: false }).catch((error) => {
+        if ((error as { code?: string }).code !== "EEXIST") throw error;
+      });
+    }
+    const real = await fs.realpath(current);
+    if (real !== root && !real.startsWith(`${root}/`)) {
+      throw new TypeError(
+        `${context()}: ${JSON.stringify(current)} resolves to ${
+          JSON.stringify(real)
+        }, outside ${JSON.stringify(root)}`,
+      );
+    }
+  }
 }
 
 async function hasContent(
@@ -175,7 +206,9 @@ export async function writeVerifiedFile(
   entry: Pick<ArtifactFileEntry, "path" | "size" | "sha256">,
   options: WriteVerifiedOptions = {},
 ): Promise<void> {
-  const temporary = `${target}.uetai-partial-${
+  // A short hidden name beside the target: a long file name stays valid.
+  const slash = target.lastIndexOf("/");
+  const temporary = `${target.slice(0, slash + 1)}.uetai-partial-${
     crypto.randomUUID().slice(0, 8)
   }`;
   // Three buffers: one being written, one hashed, one filling.

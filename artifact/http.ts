@@ -1,5 +1,6 @@
 // This module is browser compatible: `node:http` is reached at run time, and
 // only in Deno, whose fetch cannot send a stream with a Content-Length.
+import { UnsupportedRuntimeError } from "../errors/errors.ts";
 import { ChunkReader } from "./streams.ts";
 
 /** A body of known length that can be read as a stream. */
@@ -129,6 +130,57 @@ function counting(
   );
 }
 
+/**
+ * A URL as it may appear in messages: origin and path only, since signed
+ * URLs (S3, GCS) carry credentials in their query.
+ */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return "(an invalid URL)";
+  }
+}
+
+/**
+ * Passes a body through, failing it (before an excess chunk is handed on)
+ * when it has more or fewer bytes than its declared size: Node's fetch
+ * hangs on a stream longer than its `Content-Length`, and a gathered Blob
+ * would be sent with the wrong length.
+ */
+function exactly(
+  source: ReadableStream<Uint8Array>,
+  size: number,
+  url: string,
+  onError: (error: RangeError) => void,
+): ReadableStream<Uint8Array> {
+  let done = 0;
+  const fail = (message: string): never => {
+    const error = new RangeError(
+      `Cannot upload to ${redactUrl(url)}: ${message}`,
+    );
+    onError(error);
+    throw error;
+  };
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller): void {
+        done += chunk.length;
+        if (done > size) {
+          fail(`the body has more than its declared ${size} bytes`);
+        }
+        controller.enqueue(chunk);
+      },
+      flush(): void {
+        if (done !== size) {
+          fail(`the body has ${done} bytes, not its declared ${size}`);
+        }
+      },
+    }),
+  );
+}
+
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);
 
 /**
@@ -162,6 +214,13 @@ export async function uploadBody(
   body: UploadBody,
   options: UploadOptions = {},
 ): Promise<Response> {
+  if (!Number.isSafeInteger(body?.size) || body.size < 0) {
+    throw new RangeError(
+      `Cannot upload to ${redactUrl(url)}: body size ${
+        String(body?.size)
+      } is not a non-negative integer number of bytes`,
+    );
+  }
   const method = options.method ?? "PUT";
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) {
@@ -178,20 +237,35 @@ export async function uploadBody(
   }
   const strategy = uploadStrategy();
   if (strategy === "node-http") {
-    const http = nodeHttp(new URL(url).protocol);
-    if (http) {
-      return await sendWithNodeHttp(http, url, method, headers, body, options);
+    const protocol = new URL(url).protocol;
+    const http = nodeHttp(protocol);
+    if (!http) {
+      throw new UnsupportedRuntimeError(
+        `Cannot upload to ${
+          redactUrl(url)
+        }: this runtime cannot send a streamed ${protocol} body with a Content-Length`,
+        { capability: protocol === "https:" ? "node:https" : "node:http" },
+      );
     }
+    return await sendWithNodeHttp(http, url, method, headers, body, options);
   }
-  const stream = counting(body.open(), options.onProgress);
+  let lengthError: RangeError | undefined;
+  const stream = counting(
+    exactly(body.open(), body.size, url, (error) => (lengthError = error)),
+    options.onProgress,
+  );
   if (strategy === "fetch-stream") {
-    return await fetch(url, {
-      method,
-      headers,
-      body: stream,
-      signal: options.signal,
-      duplex: "half",
-    } as RequestInit);
+    try {
+      return await fetch(url, {
+        method,
+        headers,
+        body: stream,
+        signal: options.signal,
+        duplex: "half",
+      } as RequestInit);
+    } catch (error) {
+      throw lengthError ?? error;
+    }
   }
   if (strategy === "fixed-length") {
     const FixedLength = (globalThis as unknown as {
@@ -260,8 +334,26 @@ function sendWithNodeHttp(
               );
               if ((controller.desiredSize ?? 1) <= 0) response.pause();
             });
-            response.on("end", () => controller.close());
-            response.on("error", (error) => controller.error(error));
+            let ended = false;
+            response.on("end", () => {
+              ended = true;
+              controller.close();
+            });
+            response.on("error", (error) => {
+              ended = true;
+              controller.error(error);
+            });
+            response.on("close", () => {
+              if (ended) return;
+              ended = true;
+              controller.error(
+                new Error(
+                  `Cannot read the response of ${
+                    redactUrl(url)
+                  }: the connection closed before its end`,
+                ),
+              );
+            });
           },
           pull(): void {
             response.resume();
@@ -305,6 +397,13 @@ function sendWithNodeHttp(
           const chunk = await chunks.next();
           if (chunk === undefined) break;
           done += chunk.length;
+          if (done > body.size) {
+            throw new RangeError(
+              `Cannot upload to ${
+                redactUrl(url)
+              }: the body has more than its declared ${body.size} bytes`,
+            );
+          }
           let flushed = false;
           // Failures come as the request's "error" event and "close".
           const written = new Promise<void>((ok) => {
@@ -318,10 +417,19 @@ function sendWithNodeHttp(
           }
           if (closed) {
             throw new Error(
-              `Cannot upload to ${url}: the connection closed after ${done} of ${body.size} bytes`,
+              `Cannot upload to ${
+                redactUrl(url)
+              }: the connection closed after ${done} of ${body.size} bytes`,
             );
           }
           options.onProgress?.(done);
+        }
+        if (done !== body.size) {
+          throw new RangeError(
+            `Cannot upload to ${
+              redactUrl(url)
+            }: the body has ${done} bytes, not its declared ${body.size}`,
+          );
         }
         request.end();
       } catch (error) {
