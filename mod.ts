@@ -59,15 +59,20 @@ export type {
 export type { FlushReport, PipelineStats } from "./pipeline/pipeline.ts";
 export type {
   ArtifactData,
+  ArtifactDraft,
   ArtifactFileEntry,
   ArtifactFileInput,
   ArtifactManifest,
   ArtifactProgress,
   ArtifactRunRef,
+  ArtifactSourceOptions,
   ArtifactStore,
+  ArtifactTransferOptions,
   DownloadArtifactOptions,
   LogArtifactOptions,
   LoggedArtifact,
+  StagedFile,
+  VersionSelector,
 } from "./artifact/mod.ts";
 export type { RetryOptions } from "./pipeline/retry.ts";
 export type { Clock, TimerHandle } from "./runtime/clock.ts";

@@ -81,3 +81,4 @@ export {
   type UploadStrategy,
   uploadStrategy,
 } from "./http.ts";
+export type { FileHandleLike, FileSystemLike } from "../runtime/fs.ts";
