@@ -62,3 +62,57 @@ export function artifactDigest(
   }
   return toHex(hash.digest());
 }
+
+/**
+ * The aliases that point at a version, sorted.
+ *
+ * @param aliases Alias → version pairs (a `Map` or `Object.entries(...)`).
+ * @param version The version.
+ * @returns Its aliases.
+ *
+ * @example
+ * ```ts
+ * import { aliasesOf } from "@uetai/uetai/artifact";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(aliasesOf([["latest", "v1"], ["best", "v1"], ["old", "v0"]], "v1"), ["best", "latest"]);
+ * ```
+ */
+export function aliasesOf(
+  aliases: Iterable<readonly [string, string]>,
+  version: string,
+): string[] {
+  const found: string[] = [];
+  for (const [alias, target] of aliases) {
+    if (target === version) found.push(alias);
+  }
+  return found.sort();
+}
+
+/**
+ * Checks that a new version keeps the type of the artifact's earlier
+ * versions (an artifact has one type, as in W&B).
+ *
+ * @param draft The new version's name and type.
+ * @param existingType The type of the earlier versions, if any.
+ * @throws {TypeError} Naming both types.
+ *
+ * @example
+ * ```ts
+ * import { assertSameType } from "@uetai/uetai/artifact";
+ * import assert from "node:assert/strict";
+ * assertSameType({ name: "m", type: "model" }, undefined);
+ * assert.throws(() => assertSameType({ name: "m", type: "dataset" }, "model"), TypeError);
+ * ```
+ */
+export function assertSameType(
+  draft: { name: string; type: string },
+  existingType: string | undefined,
+): void {
+  if (existingType !== undefined && existingType !== draft.type) {
+    throw new TypeError(
+      `Cannot log artifact ${JSON.stringify(draft.name)} as type ${
+        JSON.stringify(draft.type)
+      }: its versions are of type ${JSON.stringify(existingType)}`,
+    );
+  }
+}

@@ -37,13 +37,20 @@ export {
   nativeHashAvailable,
   toHex,
 } from "./hash.ts";
-export { artifactDigest, DIGEST_HEADER, sortEntries } from "./manifest.ts";
+export {
+  aliasesOf,
+  artifactDigest,
+  assertSameType,
+  DIGEST_HEADER,
+  sortEntries,
+} from "./manifest.ts";
 export {
   assertAlias,
   assertArtifactName,
   assertArtifactPath,
   assertArtifactPaths,
   formatVersionSelector,
+  parseVersionIndex,
   parseVersionSelector,
 } from "./names.ts";
 export {

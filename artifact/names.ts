@@ -106,6 +106,26 @@ export function parseVersionSelector(
 }
 
 /**
+ * Reads the number of a version named `v<N>` (the local store's and W&B's
+ * form).
+ *
+ * @param version Such as `"v3"`.
+ * @returns `3`, or `undefined` when `version` is not of that form.
+ *
+ * @example
+ * ```ts
+ * import { parseVersionIndex } from "@uetai/uetai/artifact";
+ * import assert from "node:assert/strict";
+ * assert.equal(parseVersionIndex("v3"), 3);
+ * assert.equal(parseVersionIndex("v03"), undefined);
+ * ```
+ */
+export function parseVersionIndex(version: string): number | undefined {
+  const match = INDEX_PATTERN.exec(version);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
  * Writes a selector back as text, for messages.
  *
  * @param selector A parsed selector.

@@ -240,6 +240,44 @@ export function tempDirectory(): string | undefined {
   }
 }
 
+/**
+ * Writes a whole file under a temporary name beside it, then renames it into
+ * place, so readers see the old content or the new, never a torn one. With
+ * `durable`, the bytes reach the storage device before the rename.
+ *
+ * @param fs The filesystem.
+ * @param path The file.
+ * @param data Its new content.
+ * @param options `durable`: flush before the rename.
+ */
+export async function writeFileAtomic(
+  fs: FileSystemLike,
+  path: string,
+  data: string | Uint8Array,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (options.durable) {
+      const handle = await fs.open(temporary, "wx");
+      try {
+        await handle.write(
+          typeof data === "string" ? new TextEncoder().encode(data) : data,
+        );
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      await fs.writeFile(temporary, data);
+    }
+    await fs.rename(temporary, path);
+  } catch (error) {
+    await fs.rm(temporary, { force: true }).catch(() => {});
+    throw error;
+  }
+}
+
 /** Default root folder of the local store and the spools. */
 export const DEFAULT_DIR = ".uetai";
 

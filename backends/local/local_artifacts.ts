@@ -5,7 +5,9 @@ import {
   assertArtifactName,
   assertArtifactPaths,
   formatVersionSelector,
+  parseVersionIndex,
 } from "../../artifact/names.ts";
+import { aliasesOf, assertSameType } from "../../artifact/manifest.ts";
 import { fileReadStream } from "../../artifact/streams.ts";
 import type {
   ArtifactDraft,
@@ -24,6 +26,7 @@ import {
   processId,
   processStartMs,
   requireFileSystem,
+  writeFileAtomic,
 } from "../../runtime/fs.ts";
 import { assertSafeName, DEFAULT_LOCAL_DIR } from "./layout.ts";
 
@@ -55,18 +58,12 @@ export interface LocalArtifactStoreOptions {
 type StoredManifest = Omit<ArtifactManifest, "aliases">;
 
 const STALE_LOCK_MS = 10_000;
-const textEncoder = new TextEncoder();
 
 /** Locks held in this process, by lock folder: waiters chain on them. */
 const HELD: Map<string, Promise<void>> = new Map();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function versionIndex(version: string): number | undefined {
-  const match = /^v(0|[1-9][0-9]*)$/.exec(version);
-  return match ? Number(match[1]) : undefined;
 }
 
 /**
@@ -185,21 +182,14 @@ export class LocalArtifactStore implements ArtifactStore {
     }
     return await this.#withLock(draft.name, async () => {
       const versions = await this.#readVersions(draft.name);
-      const existingType = versions[0]?.type;
-      if (existingType !== undefined && existingType !== draft.type) {
-        throw new TypeError(
-          `Cannot log artifact ${JSON.stringify(draft.name)} as type ${
-            JSON.stringify(draft.type)
-          }: its versions are of type ${JSON.stringify(existingType)}`,
-        );
-      }
+      assertSameType(draft, versions[0]?.type);
       const same = versions.find((version) => version.digest === draft.digest);
       let stored: StoredManifest;
       if (same) {
         stored = same;
       } else {
         const last = versions.at(-1);
-        const index = last ? versionIndex(last.version)! + 1 : 0;
+        const index = last ? parseVersionIndex(last.version)! + 1 : 0;
         stored = {
           name: draft.name,
           type: draft.type,
@@ -236,7 +226,7 @@ export class LocalArtifactStore implements ArtifactStore {
       );
       return {
         ...stored,
-        aliases: aliasesOf(aliases, stored.version),
+        aliases: aliasesOf(Object.entries(aliases), stored.version),
         created: !same,
       };
     });
@@ -265,7 +255,10 @@ export class LocalArtifactStore implements ArtifactStore {
       ? undefined
       : await this.#readVersion(name, version);
     if (!stored) throw await this.#notFound(name, selector);
-    return { ...stored, aliases: aliasesOf(aliases, stored.version) };
+    return {
+      ...stored,
+      aliases: aliasesOf(Object.entries(aliases), stored.version),
+    };
   }
 
   /**
@@ -279,7 +272,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const aliases = await this.#readAliases(name);
     return (await this.#readVersions(name)).map((stored) => ({
       ...stored,
-      aliases: aliasesOf(aliases, stored.version),
+      aliases: aliasesOf(Object.entries(aliases), stored.version),
     }));
   }
 
@@ -314,7 +307,10 @@ export class LocalArtifactStore implements ArtifactStore {
         JSON.stringify(current, null, 1),
         false,
       );
-      return { ...stored, aliases: aliasesOf(current, stored.version) };
+      return {
+        ...stored,
+        aliases: aliasesOf(Object.entries(current), stored.version),
+      };
     });
   }
 
@@ -448,7 +444,7 @@ export class LocalArtifactStore implements ArtifactStore {
     name: string,
     version: string,
   ): Promise<StoredManifest | undefined> {
-    if (versionIndex(version) === undefined) return undefined;
+    if (parseVersionIndex(version) === undefined) return undefined;
     const text = await this.#fs.readFile(
       this.#versionPath(name, version),
       "utf8",
@@ -478,24 +474,12 @@ export class LocalArtifactStore implements ArtifactStore {
     text: string,
     exclusive: boolean,
   ): Promise<void> {
-    const temporary = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    const handle = await this.#fs.open(temporary, "wx");
-    try {
-      await handle.write(textEncoder.encode(text));
-      if (this.#sync) await handle.datasync();
-    } finally {
-      await handle.close();
+    if (exclusive && await this.#fs.stat(path).then(() => true, () => false)) {
+      throw new TrackerError(
+        `Cannot write ${path}: it exists already (another writer ignored the artifact lock)`,
+      );
     }
-    if (exclusive) {
-      const taken = await this.#fs.stat(path).then(() => true, () => false);
-      if (taken) {
-        await this.#fs.rm(temporary, { force: true });
-        throw new TrackerError(
-          `Cannot write ${path}: it exists already (another writer ignored the artifact lock)`,
-        );
-      }
-    }
-    await this.#fs.rename(temporary, path);
+    await writeFileAtomic(this.#fs, path, text, { durable: this.#sync });
   }
 
   async #withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -611,9 +595,4 @@ function assertSha256(file: Pick<ArtifactFileEntry, "path" | "sha256">): void {
       } is not 64 hex digits`,
     );
   }
-}
-
-function aliasesOf(aliases: Record<string, string>, version: string): string[] {
-  return Object.keys(aliases).filter((alias) => aliases[alias] === version)
-    .sort();
 }

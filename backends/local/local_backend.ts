@@ -16,6 +16,7 @@ import {
   type FileSystemLike,
   joinPath,
   requireFileSystem,
+  writeFileAtomic,
 } from "../../runtime/fs.ts";
 import { readJournal, recoverJournal } from "./journal.ts";
 import { LocalArtifactStore } from "./local_artifacts.ts";
@@ -536,21 +537,7 @@ export class LocalBackend implements Backend {
   ): Promise<void> {
     const folder = path.slice(0, path.lastIndexOf("/"));
     if (folder !== "") await this.#fs.mkdir(folder, { recursive: true });
-    const temporary = `${path}.${randomSuffix()}.tmp`;
-    if (durable) {
-      const handle = await this.#fs.open(temporary, "w");
-      try {
-        await handle.write(
-          typeof data === "string" ? textEncoder.encode(data) : data,
-        );
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-    } else {
-      await this.#fs.writeFile(temporary, data);
-    }
-    await this.#fs.rename(temporary, path);
+    await writeFileAtomic(this.#fs, path, data, { durable });
   }
 }
 

@@ -4,7 +4,9 @@ import {
   assertArtifactName,
   assertArtifactPaths,
   formatVersionSelector,
+  parseVersionIndex,
 } from "../../artifact/names.ts";
+import { aliasesOf, assertSameType } from "../../artifact/manifest.ts";
 import { bytesStream } from "../../artifact/streams.ts";
 import type {
   ArtifactDraft,
@@ -69,14 +71,7 @@ export class MemoryArtifactStore implements ArtifactStore {
     assertArtifactName(draft.name);
     assertArtifactPaths(draft.files);
     for (const alias of draft.aliases) assertAlias(alias);
-    const record = this.#artifacts.get(draft.name);
-    if (record && record.type !== draft.type) {
-      throw new TypeError(
-        `Cannot log artifact ${JSON.stringify(draft.name)} as type ${
-          JSON.stringify(draft.type)
-        }: its versions are of type ${JSON.stringify(record.type)}`,
-      );
-    }
+    assertSameType(draft, this.#artifacts.get(draft.name)?.type);
     for (const file of draft.files) {
       if (this.#contents.has(file.sha256)) continue;
       const chunks: Uint8Array[] = [];
@@ -114,13 +109,7 @@ export class MemoryArtifactStore implements ArtifactStore {
     // Read again after the awaits above: a concurrent put may have created
     // the record meanwhile, and replacing it would lose its versions.
     const latest = this.#artifacts.get(draft.name);
-    if (latest && latest.type !== draft.type) {
-      throw new TypeError(
-        `Cannot log artifact ${JSON.stringify(draft.name)} as type ${
-          JSON.stringify(draft.type)
-        }: its versions are of type ${JSON.stringify(latest.type)}`,
-      );
-    }
+    assertSameType(draft, latest?.type);
     const current: ArtifactRecord = latest ??
       { type: draft.type, versions: [], aliases: new Map(), uses: [] };
     this.#artifacts.set(draft.name, current);
@@ -225,7 +214,7 @@ export class MemoryArtifactStore implements ArtifactStore {
   ): Promise<ArtifactManifest> {
     for (const alias of aliases) assertAlias(alias);
     assertArtifactName(name);
-    const index = /^v(0|[1-9][0-9]*)$/.exec(version)?.[1];
+    const index = parseVersionIndex(version);
     if (index === undefined) {
       throw new ArtifactNotFoundError(
         `Cannot find version ${JSON.stringify(version)} of artifact ${
@@ -236,7 +225,7 @@ export class MemoryArtifactStore implements ArtifactStore {
     }
     const found = await this.resolveVersion(name, {
       kind: "index",
-      index: Number(index),
+      index,
     });
     const record = this.#artifacts.get(name)!;
     for (const alias of aliases) record.aliases.set(alias, found.version);
@@ -311,8 +300,9 @@ export class MemoryArtifactStore implements ArtifactStore {
     record: ArtifactRecord,
     stored: StoredManifest,
   ): ArtifactManifest {
-    const aliases = [...record.aliases].filter(([, v]) => v === stored.version)
-      .map(([alias]) => alias).sort();
-    return { ...structuredClone(stored), aliases };
+    return {
+      ...structuredClone(stored),
+      aliases: aliasesOf(record.aliases, stored.version),
+    };
   }
 }
