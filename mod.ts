@@ -35,6 +35,7 @@ export {
   type LogOptions,
   type LogValues,
   type NonFinitePolicy,
+  type PixelArray,
 } from "./logger/logger.ts";
 export {
   type BackendContext,
@@ -49,6 +50,7 @@ export type {
   SendResult,
   SendRetryable,
   SendSuccess,
+  SendThrottled,
 } from "./pipeline/backend.ts";
 export type {
   BackendFlushReport,
@@ -108,6 +110,36 @@ export {
   Table,
   Text,
 } from "./media/mod.ts";
+export {
+  CometApiError,
+  CometExperiment,
+  type CometExperimentInfo,
+  CometLogger,
+  type CometLoggerOptions,
+} from "./backends/comet/mod.ts";
+export type {
+  CometAsset,
+  CometAssetOptions,
+  CometBackendOptions,
+  CometExperimentOptions,
+  CometHttp,
+  CometHttpOptions,
+  CometMetricPoint,
+  CometRateLimits,
+  CometRequestOptions,
+  CometStepOptions,
+  CometSummaryValue,
+  ConfusionMatrixCountsInput,
+  ConfusionMatrixInput,
+  ConfusionMatrixPairsInput,
+  ConfusionMatrixTitles,
+  CurveInput,
+  HistogramCountsInput,
+  HistogramInput,
+  HistogramValuesInput,
+  MultipartField,
+  UploadBody,
+} from "./backends/comet/mod.ts";
 export {
   ArtifactNotFoundError,
   BackendError,

@@ -1,15 +1,22 @@
 // This module is browser compatible.
 /**
  * Registers the backends every logger can name without further imports:
- * `local` (the local store, the default where there is a filesystem) and
- * `memory`. Imported for its effect by `mod.ts` and `logger/mod.ts`.
+ * `local` (the local store, the default where there is a filesystem),
+ * `memory`, and `comet` (chosen when `COMET_API_KEY` is set). Imported for its effect by `mod.ts` and `logger/mod.ts`.
  */
 import { registerBackend } from "../logger/registry.ts";
 import { LocalBackend } from "./local/local_backend.ts";
 import { InMemoryBackend } from "./memory/memory_backend.ts";
+import { CometBackend } from "./comet/backend.ts";
 
 registerBackend({
   name: "local",
   create: ({ dir }) => new LocalBackend({ dir }),
 });
 registerBackend({ name: "memory", create: () => new InMemoryBackend() });
+registerBackend({
+  name: "comet",
+  detect: (env) =>
+    typeof env.COMET_API_KEY === "string" && env.COMET_API_KEY !== "",
+  create: ({ env }) => new CometBackend({ env }),
+});

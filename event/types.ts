@@ -27,6 +27,11 @@ export interface RunStartEvent extends EventBase {
   name?: string;
   /** Tags given when the run was created. */
   tags: string[];
+  /**
+   * The run existed before (a resumed Comet experiment, MLflow run or W&B
+   * run): backends continue it instead of creating it.
+   */
+  resume?: boolean;
 }
 
 /** A run was renamed. */

@@ -1,6 +1,6 @@
 // This module is browser compatible.
 import { describe, isPlainObject } from "./describe.ts";
-import type { RunStatus, TrackingEvent } from "../event/types.ts";
+import type { RunStartEvent, RunStatus } from "../event/types.ts";
 import { TrackerError } from "../errors/errors.ts";
 import type { Backend } from "../pipeline/backend.ts";
 import type {
@@ -28,6 +28,7 @@ import {
 } from "../runtime/fs.ts";
 import { flattenParams } from "./params.ts";
 import { isMediaValue, type MediaValue } from "../media/media_value.ts";
+import { Image } from "../media/image.ts";
 import { createBackend, detectBackend } from "./registry.ts";
 import {
   type DownloadArtifactOptions,
@@ -47,13 +48,23 @@ import type { ArtifactManifest } from "../artifact/types.ts";
 /** What to do with `NaN` and `±Infinity` metric values. */
 export type NonFinitePolicy = "keep" | "drop" | "error";
 
+/**
+ * An image given as nested arrays of pixels: `[row][column]` grey levels,
+ * or `[row][column][channel]` with 1, 3 or 4 channels; values in [0, 1], or
+ * integers in [0, 255].
+ */
+export type PixelArray =
+  | readonly (readonly number[])[]
+  | readonly (readonly (readonly number[])[])[];
+
 /** Values accepted by {@linkcode Logger.log}: numbers, and nested objects of them. */
 export interface LogValues {
   /**
    * A metric value, a media value (`Image`, `Audio`, `Text`, `Table`, ...),
-   * or a nested object whose keys are joined with `/`.
+   * an image as nested arrays of pixels, or a nested object whose keys are
+   * joined with `/`.
    */
-  [key: string]: number | MediaValue | LogValues;
+  [key: string]: number | MediaValue | PixelArray | LogValues;
 }
 
 /** Options of one {@linkcode Logger.log} call. */
@@ -107,6 +118,13 @@ export interface LoggerOptions extends BatchProcessorSettings {
   tags?: readonly string[];
   /** The run's id; a new random one by default. */
   runId?: string;
+  /**
+   * Continue the existing run `runId` (a Comet experiment key, say) instead
+   * of creating it: its `run_start` event says so, and backends that keep
+   * runs server-side append to it.
+   * @default {false}
+   */
+  resume?: boolean;
   /**
    * The backend: an instance, or a registered name (`"local"`, `"memory"`,
    * and those later modules register). Default: `UETAI_BACKEND`, else the
@@ -183,6 +201,39 @@ function warnRateLimited(state: ErrorState): void {
   console.warn(`[uetai] ${state.backend}: ${state.error.message}${held}`);
 }
 
+/**
+ * An image from nested arrays of pixels (`[row][column]` grey levels or
+ * `[row][column][channel]`), as the Python uetai logged numpy arrays: values
+ * are read in [0, 255] when they are integers and some exceed 1, else in
+ * [0, 1].
+ */
+function imageFromArray(name: string, value: unknown[]): Image {
+  let wide = false;
+  let integral = true;
+  const scan = (item: unknown, depth: number): void => {
+    if (Array.isArray(item) && depth < 3) {
+      for (const inner of item) scan(inner, depth + 1);
+    } else if (typeof item === "number") {
+      if (item > 1) wide = true;
+      if (!Number.isInteger(item)) integral = false;
+    }
+  };
+  scan(value, 0);
+  try {
+    return new Image(
+      value as ConstructorParameters<typeof Image>[0],
+      wide && integral ? { range: [0, 255] } : {},
+    );
+  } catch (error) {
+    const message = (error as Error).message;
+    const wrapped =
+      `Cannot log "${name}" as an image (nested arrays of pixels): ${message}`;
+    throw error instanceof RangeError
+      ? new RangeError(wrapped, { cause: error })
+      : new TypeError(wrapped, { cause: error });
+  }
+}
+
 function newRunId(): string {
   return crypto.randomUUID().replaceAll("-", "");
 }
@@ -231,6 +282,11 @@ export class Logger {
     assertSafeName("project", this.#project);
     this.#runId = options.runId ?? newRunId();
     assertSafeName("runId", this.#runId);
+    if (options.resume === true && options.runId === undefined) {
+      throw new TypeError(
+        "Cannot create logger: 'resume' needs the 'runId' of the run to continue",
+      );
+    }
     if (options.name !== undefined) this.#assertName(options.name);
     this.#name = options.name;
     const tags = this.#checkTags(options.tags ?? []);
@@ -301,7 +357,7 @@ export class Logger {
       createSpool,
     });
 
-    const start: TrackingEvent = {
+    const start: RunStartEvent = {
       kind: "run_start",
       runId: this.#runId,
       seq: this.#seq++,
@@ -310,6 +366,7 @@ export class Logger {
       tags,
     };
     if (this.#name !== undefined) start.name = this.#name;
+    if (options.resume === true) start.resume = true;
     this.#pipeline.enqueue(start);
     this.#installExitHook(options.exitFlushTimeoutMs ?? 10_000);
   }
@@ -876,6 +933,13 @@ export class Logger {
           );
         }
         media.push([name, value]);
+      } else if (Array.isArray(value)) {
+        if (key === "") {
+          throw new TypeError(
+            `Cannot log a value with an empty key under "${prefix}"`,
+          );
+        }
+        media.push([name, imageFromArray(name, value)]);
       } else if (isPlainObject(value)) {
         if (depth > 32) {
           throw new TypeError(
@@ -885,7 +949,7 @@ export class Logger {
         count += this.#flatten(value, name + "/", out, depth + 1, media);
       } else {
         throw new TypeError(
-          `Cannot log "${name}": expected a finite number, a media value (Image, Audio, Text, ...) or a nested object of them, got ${
+          `Cannot log "${name}": expected a finite number, a media value (Image, Audio, Text, ...), an image as nested arrays of pixels, or a nested object of them, got ${
             describe(value)
           }`,
         );

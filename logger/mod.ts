@@ -27,6 +27,7 @@ export {
   type LogOptions,
   type LogValues,
   type NonFinitePolicy,
+  type PixelArray,
 } from "./logger.ts";
 export {
   type BackendContext,

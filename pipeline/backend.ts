@@ -30,6 +30,31 @@ export interface SendRetryable {
   retryAfterMs?: number;
   /** What went wrong, for reports. */
   error?: Error;
+  /**
+   * How many events at the start of the batch were delivered before the
+   * failure: the pipeline acknowledges them and sends only the rest again.
+   * @default {0}
+   */
+  acked?: number;
+}
+
+/**
+ * The backend's own rate limiter held the batch back (or part of it: a
+ * backend that sent a prefix remembers it and skips it next time). Not a
+ * failure: the pipeline waits `retryAfterMs` and sends again, without
+ * counting a retry or reporting an error; `stats()` shows the wait.
+ */
+export interface SendThrottled {
+  /** Discriminant. */
+  status: "throttled";
+  /** How long to wait before sending again, in milliseconds. */
+  retryAfterMs: number;
+  /**
+   * How many events at the start of the batch were delivered before the
+   * limiter held the rest back.
+   * @default {0}
+   */
+  acked?: number;
 }
 
 /** The batch was rejected for good (bad request, forbidden): retrying cannot help. */
@@ -38,10 +63,26 @@ export interface SendFailure {
   status: "failure";
   /** Why it was rejected. */
   error: Error;
+  /**
+   * How many events at the start of the batch were delivered before the
+   * rejected ones.
+   * @default {0}
+   */
+  acked?: number;
+  /**
+   * How many events after the `acked` ones were rejected; the events after
+   * those were not tried and are sent again.
+   * @default {all the rest}
+   */
+  rejected?: number;
 }
 
 /** The outcome of {@linkcode Backend.send}: backends return it instead of throwing. */
-export type SendResult = SendSuccess | SendRetryable | SendFailure;
+export type SendResult =
+  | SendSuccess
+  | SendRetryable
+  | SendThrottled
+  | SendFailure;
 
 /**
  * The contract every backend implements: encode a batch of events for one

@@ -68,6 +68,10 @@ export interface BackendStats {
   sent: number;
   /** Batches that were sent again after a retryable failure. */
   retried: number;
+  /** Times the backend's rate limiter held a batch back (see `SendThrottled`). */
+  throttled: number;
+  /** Time spent held back by the backend's rate limiter, in milliseconds. */
+  throttledMs: number;
   /** Bytes waiting in the spool (on disk for a file spool). */
   spooledBytes: number;
   /** Events given up: a full memory spool, or rejected by the backend for good. */
@@ -324,6 +328,8 @@ export class BatchProcessor {
 
   #sent = 0;
   #retried = 0;
+  #throttled = 0;
+  #throttledMs = 0;
   #dropped = 0;
   #batches = 0;
 
@@ -498,6 +504,8 @@ export class BatchProcessor {
       queued: this.#queuedEvents() + this.#spool.pendingEvents,
       sent: this.#sent,
       retried: this.#retried,
+      throttled: this.#throttled,
+      throttledMs: this.#throttledMs,
       spooledBytes: this.#spool.pendingBytes,
       dropped: this.#dropped,
       batches: this.#batches,
@@ -741,7 +749,7 @@ export class BatchProcessor {
       const limits = this.#backend.limits;
       while (!this.#closed || this.#spool.pendingEvents > 0) {
         if (this.#clock.now() < this.#backoffUntilMs) return;
-        const records = await this.#withSpool(() =>
+        let records = await this.#withSpool(() =>
           this.#spool.peek(limits.maxEventsPerBatch, limits.maxBatchBytes)
         );
         if (records.length === 0) {
@@ -752,12 +760,28 @@ export class BatchProcessor {
         }
         const events = records.map((record) => record.event);
         const result = await this.#send(events);
+        const acked = result.status === "success" ? 0 : Math.min(
+          records.length,
+          Math.max(0, Math.floor(result.acked ?? 0)),
+        );
+        if (acked > 0) {
+          // Partial progress: the backend delivered a prefix of the batch.
+          await this.#withSpool(() => this.#spool.ack(acked));
+          this.#sent += acked;
+          records = records.slice(acked);
+        }
         if (result.status === "success") {
           await this.#withSpool(() => this.#spool.ack(records.length));
           this.#sent += records.length;
           this.#batches++;
           this.#attempt = 0;
           this.#lastError = undefined;
+        } else if (result.status === "throttled") {
+          const waitMs = Math.max(1, Math.ceil(result.retryAfterMs));
+          this.#throttled++;
+          this.#throttledMs += waitMs;
+          this.#backoffUntilMs = this.#clock.now() + waitMs;
+          return;
         } else if (result.status === "retryable") {
           this.#attempt++;
           this.#retried++;
@@ -781,13 +805,17 @@ export class BatchProcessor {
           if (this.#attempt === 1) this.#report(error);
           return;
         } else {
+          const rejected = Math.min(
+            records.length,
+            Math.max(1, Math.floor(result.rejected ?? records.length)),
+          );
           await this.#withSpool(() =>
-            this.#spool.reject(records.length, result.error)
+            this.#spool.reject(rejected, result.error)
           );
           this.#attempt = 0;
           this.#lastError = result.error;
           this.#drop(
-            records.length,
+            rejected,
             `the backend rejected them: ${result.error.message}`,
             result.error,
           );

@@ -25,6 +25,7 @@ export type {
   SendResult,
   SendRetryable,
   SendSuccess,
+  SendThrottled,
 } from "./backend.ts";
 export {
   type BackendFlushReport,

@@ -25,6 +25,8 @@ export interface PipelineStats {
   sent: number;
   /** Retries, summed over backends. */
   retried: number;
+  /** Times a backend's rate limiter held a batch back, summed over backends. */
+  throttled: number;
   /** Bytes waiting in spools. */
   spooledBytes: number;
   /** Events given up, summed over backends; each drop was also reported to `onError`. */
@@ -149,6 +151,7 @@ export class Pipeline {
       queued: 0,
       sent: 0,
       retried: 0,
+      throttled: 0,
       spooledBytes: 0,
       dropped: 0,
       backends,
@@ -157,6 +160,7 @@ export class Pipeline {
       total.queued += stats.queued;
       total.sent += stats.sent;
       total.retried += stats.retried;
+      total.throttled += stats.throttled;
       total.spooledBytes += stats.spooledBytes;
       total.dropped += stats.dropped;
     }

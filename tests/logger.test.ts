@@ -660,6 +660,7 @@ describe("Logger lifecycle", () => {
       queued: 4,
       sent: 0,
       retried: 0,
+      throttled: 0,
       spooledBytes: 0,
       dropped: 0,
       backends: [{
@@ -667,6 +668,8 @@ describe("Logger lifecycle", () => {
         queued: 4,
         sent: 0,
         retried: 0,
+        throttled: 0,
+        throttledMs: 0,
         spooledBytes: 0,
         dropped: 0,
         batches: 0,
@@ -677,6 +680,7 @@ describe("Logger lifecycle", () => {
       queued: 0,
       sent: 4,
       retried: 0,
+      throttled: 0,
       spooledBytes: 0,
       dropped: 0,
       backends: [{
@@ -684,6 +688,8 @@ describe("Logger lifecycle", () => {
         queued: 0,
         sent: 4,
         retried: 0,
+        throttled: 0,
+        throttledMs: 0,
         spooledBytes: 0,
         dropped: 0,
         batches: 1,

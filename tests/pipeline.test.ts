@@ -335,6 +335,8 @@ describe("BatchProcessor batching", () => {
       queued: 0,
       sent: events.length,
       retried: 0,
+      throttled: 0,
+      throttledMs: 0,
       spooledBytes: 0,
       dropped: 0,
       batches: batches.length,
@@ -587,15 +589,15 @@ describe("retry", () => {
   });
 });
 
-describe("BatchProcessor failure results", () => {
-  class RecordingSpool extends MemorySpool {
-    rejects: { count: number; reason: Error }[] = [];
-    override reject(count: number, reason?: Error): Promise<void> {
-      this.rejects.push({ count, reason: reason as Error });
-      return super.reject(count);
-    }
+/** A memory spool that records what was rejected. */
+class RecordingSpool extends MemorySpool {
+  rejects: { count: number; reason: Error }[] = [];
+  override reject(count: number, reason?: Error): Promise<void> {
+    this.rejects.push({ count, reason: reason as Error });
+    return super.reject(count);
   }
-
+}
+describe("BatchProcessor failure results", () => {
   it("BatchProcessor moves events rejected for good to spool.reject, counts them as dropped and reports a DroppedEventsError naming the backend", async () => {
     const rejection = new Error("400 Bad Request: invalid metric name");
     const backend = new InMemoryBackend({
@@ -685,6 +687,89 @@ describe("BatchProcessor failure results", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("BatchProcessor partial progress and throttling", () => {
+  /** Delivers at most `perSend` events a call, then asks to wait (throttled). */
+  class PacedBackend implements Backend {
+    readonly name = "paced";
+    readonly limits = { maxEventsPerBatch: 10, maxBatchBytes: 1 << 20 };
+    delivered: TrackingEvent[] = [];
+    readonly perSend: number;
+    readonly rejectSeq: number | undefined;
+    constructor(perSend: number, rejectSeq?: number) {
+      this.perSend = perSend;
+      this.rejectSeq = rejectSeq;
+    }
+    send(batch: readonly TrackingEvent[]): Promise<SendResult> {
+      for (let i = 0; i < batch.length; i++) {
+        if (batch[i].seq === this.rejectSeq) {
+          return Promise.resolve({
+            status: "failure",
+            error: new Error(`400 for seq ${this.rejectSeq}`),
+            acked: i,
+            rejected: 1,
+          });
+        }
+        if (i === this.perSend) {
+          return Promise.resolve({
+            status: "throttled",
+            retryAfterMs: 5,
+            acked: i,
+          });
+        }
+        this.delivered.push(batch[i]);
+      }
+      return Promise.resolve({ status: "success" });
+    }
+    close(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+
+  it("a throttled send acknowledges its delivered prefix, waits without counting a retry, and delivers everything once", async () => {
+    const backend = new PacedBackend(3);
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend,
+      spool: new MemorySpool(),
+      onError: sink.onError,
+    });
+    for (let seq = 0; seq < 25; seq++) processor.enqueue(metric(seq));
+    const report = await processor.flush(10_000);
+    assert.equal(report.pendingEvents, 0);
+    assert.deepEqual(seqs(backend.delivered), range(25));
+    const stats = processor.stats();
+    assert.equal(stats.sent, 25);
+    assert.equal(stats.retried, 0);
+    assert.ok(stats.throttled >= 8, JSON.stringify(stats));
+    assert.ok(stats.throttledMs >= 5 * stats.throttled);
+    assert.deepEqual(sink.errors, [], "throttling is not an error");
+    await processor.shutdown();
+  });
+
+  it("a failure part-way acknowledges the prefix, drops only the rejected events and sends the rest", async () => {
+    const backend = new PacedBackend(Infinity, 4);
+    const spool = new RecordingSpool();
+    const sink = errorSink();
+    const processor = new BatchProcessor({
+      backend,
+      spool,
+      onError: sink.onError,
+    });
+    for (let seq = 0; seq < 12; seq++) processor.enqueue(metric(seq));
+    await processor.flush(10_000);
+    assert.deepEqual(
+      seqs(backend.delivered),
+      range(12).filter((seq) => seq !== 4),
+    );
+    assert.deepEqual(spool.rejects.map((r) => r.count), [1]);
+    const stats = processor.stats();
+    assert.equal(stats.dropped, 1);
+    assert.equal(stats.sent, 11);
+    assert.deepEqual(sink.dropped().map((e) => e.count), [1]);
+    await processor.shutdown();
   });
 });
 

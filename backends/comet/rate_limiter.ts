@@ -1,0 +1,134 @@
+// This module is browser compatible.
+
+/**
+ * Comet's published rate limits, per experiment and data type, in items per
+ * minute ("Rate limits and performance" in Comet's documentation), and the
+ * limit on REST API submissions per key and hour. Past them Comet throttles
+ * the experiment (and may drop data), so the client paces itself below them.
+ */
+export interface CometRateLimits {
+  /** Metric values per minute. @default {12000} */
+  metricsPerMinute: number;
+  /** Parameter values per minute. @default {10000} */
+  parametersPerMinute: number;
+  /** Output (stdout/stderr) lines per minute. @default {12000} */
+  outputPerMinute: number;
+  /** Everything else (images, assets, other, html, graph, tags) per minute. @default {8000} */
+  otherPerMinute: number;
+  /** REST API submissions per key and hour. @default {15000} */
+  restPerHour: number;
+}
+
+/** Comet's published limits. */
+export const COMET_RATE_LIMITS: Readonly<CometRateLimits> = Object.freeze({
+  metricsPerMinute: 12_000,
+  parametersPerMinute: 10_000,
+  outputPerMinute: 12_000,
+  otherPerMinute: 8_000,
+  restPerHour: 15_000,
+});
+
+/** The data types Comet limits separately. */
+export type RateCategory =
+  | "metrics"
+  | "parameters"
+  | "output"
+  | "other"
+  | "rest";
+
+interface Bucket {
+  capacity: number;
+  perMs: number;
+  tokens: number;
+  updatedMs: number;
+}
+
+/**
+ * Token buckets, one per data type: each holds one period's allowance, is
+ * full at the start (a burst of a minute's worth goes at once) and refills
+ * continuously. `reserve` takes tokens when there are enough and otherwise
+ * says how long to wait, taking nothing.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@uetai/uetai/comet";
+ * import assert from "node:assert/strict";
+ * let now = 0;
+ * const limiter = new RateLimiter({ metricsPerMinute: 60 }, () => now);
+ * assert.equal(limiter.reserve("metrics", 60), 0);
+ * assert.equal(limiter.reserve("metrics", 1), 1000); // one a second
+ * now += 1000;
+ * assert.equal(limiter.reserve("metrics", 1), 0);
+ * ```
+ */
+export class RateLimiter {
+  #buckets = new Map<RateCategory, Bucket>();
+  #now: () => number;
+  #waits = 0;
+
+  /**
+   * Creates the buckets. A limit left out, `Infinity` or `0` means no limit.
+   *
+   * @param limits Items per period, per data type.
+   * @param now Clock in milliseconds.
+   */
+  constructor(limits: Partial<CometRateLimits>, now: () => number = Date.now) {
+    this.#now = now;
+    const add = (
+      category: RateCategory,
+      per: number | undefined,
+      ms: number,
+    ) => {
+      if (per === undefined || per === 0 || per === Infinity) return;
+      if (!(per > 0) || !Number.isFinite(per)) {
+        throw new RangeError(
+          `Cannot use rate limit ${
+            String(per)
+          } for ${category}: expected a positive number of items`,
+        );
+      }
+      this.#buckets.set(category, {
+        capacity: per,
+        perMs: per / ms,
+        tokens: per,
+        updatedMs: now(),
+      });
+    };
+    add("metrics", limits.metricsPerMinute, 60_000);
+    add("parameters", limits.parametersPerMinute, 60_000);
+    add("output", limits.outputPerMinute, 60_000);
+    add("other", limits.otherPerMinute, 60_000);
+    add("rest", limits.restPerHour, 3_600_000);
+  }
+
+  /** How many times a reservation had to wait. */
+  get waits(): number {
+    return this.#waits;
+  }
+
+  /**
+   * Takes `count` tokens of a data type, or says how long to wait for them.
+   * A count above the bucket's capacity is granted once the bucket is full.
+   *
+   * @param category The data type.
+   * @param count Items about to be sent.
+   * @returns `0` when granted (tokens taken), else milliseconds to wait.
+   */
+  reserve(category: RateCategory, count: number): number {
+    const bucket = this.#buckets.get(category);
+    if (!bucket || count <= 0) return 0;
+    const now = this.#now();
+    bucket.tokens = Math.min(
+      bucket.capacity,
+      bucket.tokens + (now - bucket.updatedMs) * bucket.perMs,
+    );
+    bucket.updatedMs = now;
+    const need = Math.min(count, bucket.capacity);
+    if (bucket.tokens >= need) {
+      bucket.tokens -= count;
+      return 0;
+    }
+    this.#waits++;
+    return Math.ceil((need - bucket.tokens) / bucket.perMs);
+  }
+}
