@@ -2,12 +2,34 @@
 // pointed at this checkout, in a fresh folder.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, scriptCommand } from "./helpers/runtime.ts";
+import { FakeComet } from "./helpers/fake_comet.ts";
+
+/** Runs a command to its end without blocking this process (a fake server may answer it). */
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string | undefined> },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
 
 const readme = await readFile(join(ROOT, "README.md"), "utf8");
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) =>
@@ -36,17 +58,31 @@ describe("README", () => {
   for (const [index, code] of blocks.entries()) {
     it(`example ${index + 1} runs`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "uetai-readme-"));
+      // Comet examples log to a fake Comet, configured through COMET_* variables.
+      const fake = code.includes("CometLogger")
+        ? await FakeComet.start({ workspace: "w" })
+        : undefined;
       try {
         const file = join(dir, `example_${index}.mts`); // ESM wherever it runs
         await writeFile(file, pointAtCheckout(code));
         const [command, args] = scriptCommand(file);
-        const result = spawnSync(command, args, {
-          cwd: dir,
-          encoding: "utf8",
-          timeout: 60_000,
-        });
+        const env: Record<string, string | undefined> = { ...process.env };
+        if (fake) {
+          env.COMET_API_KEY = fake.apiKey;
+          env.COMET_WORKSPACE = fake.workspace;
+          env.COMET_URL_OVERRIDE = `${fake.url}/clientlib/`;
+        }
+        const result = await run(command, args, { cwd: dir, env });
         assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+        if (fake) {
+          const [experiment] = fake.experiments();
+          assert.ok(
+            experiment.metrics.length > 0,
+            "the example's metrics reached Comet",
+          );
+        }
       } finally {
+        await fake?.close();
         await rm(dir, { recursive: true, force: true });
       }
     });

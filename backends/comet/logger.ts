@@ -1,5 +1,11 @@
 // This module is browser compatible.
-import { Logger, type LoggerOptions } from "../../logger/logger.ts";
+import {
+  type EndOptions,
+  Logger,
+  type LoggerOptions,
+} from "../../logger/logger.ts";
+import type { FlushReport } from "../../pipeline/pipeline.ts";
+import { OutputCapture } from "./output.ts";
 import { readEnvironment } from "../../runtime/fs.ts";
 import { CometBackend } from "./backend.ts";
 import type { CometBackendOptions } from "./config.ts";
@@ -20,6 +26,14 @@ export interface CometLoggerOptions extends
   experimentKey?: string;
   /** Display name of the experiment (same as `name`). */
   experimentName?: string;
+  /**
+   * Copy what the program prints through `console` to the experiment's
+   * Output tab (stdout: `log`, `info`, `debug`; stderr: `warn`, `error`),
+   * in batches every 5 s or 500 lines, as Comet's SDK does. The console
+   * still prints everything.
+   * @default {false}
+   */
+  captureOutput?: boolean;
 }
 
 /**
@@ -42,6 +56,7 @@ export interface CometLoggerOptions extends
 export class CometLogger extends Logger {
   #backend: CometBackend;
   #experiment: CometExperiment;
+  #capture: OutputCapture | undefined;
 
   /**
    * Creates the logger and starts its experiment (sent in the background).
@@ -78,6 +93,39 @@ export class CometLogger extends Logger {
       // Creates the experiment now if the pipeline has not sent it yet.
       ready: (signal) => backend.ensureExperiment(runId, project, signal),
     });
+    if (options.captureOutput === true) {
+      const experiment = this.#experiment;
+      this.#capture = new OutputCapture({
+        sink: (lines, { stderr }) => experiment.logOutput(lines, { stderr }),
+      });
+      this.#capture.start();
+    }
+  }
+
+  /**
+   * Ends the run: stops capturing output (sending what is left, waiting at
+   * most 5 s for it), then ends as every logger does.
+   *
+   * @param options Status and how long to wait for the final flush.
+   * @returns How the final flush went.
+   */
+  override async end(options: EndOptions = {}): Promise<FlushReport> {
+    const capture = this.#capture;
+    this.#capture = undefined;
+    if (capture) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        capture.stop(),
+        new Promise((resolve) => {
+          timer = setTimeout(
+            resolve,
+            Math.min(options.timeoutMs ?? 5000, 5000),
+          );
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return await super.end(options);
   }
 
   /** The experiment key (the run id). */

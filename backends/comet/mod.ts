@@ -74,6 +74,11 @@ export type {
   HistogramValuesInput,
 } from "../../media/histogram.ts";
 export {
+  OutputCapture,
+  type OutputCaptureOptions,
+  type OutputSink,
+} from "./output.ts";
+export {
   COMET_RATE_LIMITS,
   type CometRateLimits,
   type RateCategory,

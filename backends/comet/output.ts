@@ -1,0 +1,172 @@
+// This module is browser compatible.
+
+/** Where captured lines go: one call per stream and batch. */
+export type OutputSink = (
+  lines: string[],
+  options: { stderr: boolean },
+) => Promise<void>;
+
+/** Options of {@linkcode OutputCapture}. */
+export interface OutputCaptureOptions {
+  /** Sends a batch of lines. */
+  sink: OutputSink;
+  /**
+   * How often lines are sent, in milliseconds (Comet's SDK: 5 s).
+   * @default {5000}
+   */
+  intervalMs?: number;
+  /**
+   * Lines that trigger a send at once (Comet's SDK: 500).
+   * @default {500}
+   */
+  maxLines?: number;
+  /**
+   * Most lines kept while sends fail; the oldest are dropped past it.
+   * @default {10000}
+   */
+  maxBufferedLines?: number;
+}
+
+type ConsoleMethod = "log" | "info" | "debug" | "warn" | "error";
+const STDOUT: ConsoleMethod[] = ["log", "info", "debug"];
+const STDERR: ConsoleMethod[] = ["warn", "error"];
+
+function format(args: unknown[]): string {
+  return args.map((arg) => {
+    if (typeof arg === "string") return arg;
+    if (arg instanceof Error) return arg.stack ?? `${arg.name}: ${arg.message}`;
+    if (typeof arg === "object" && arg !== null) {
+      try {
+        return JSON.stringify(arg);
+      } catch {
+        return String(arg);
+      }
+    }
+    return String(arg);
+  }).join(" ");
+}
+
+/**
+ * Copies what the program prints with `console.log`/`info`/`debug`
+ * (stdout) and `console.warn`/`error` (stderr) to a sink in batches, as
+ * Comet's SDK sends captured output: every 5 s or 500 lines, stdout and
+ * stderr in separate requests. The console still prints everything.
+ *
+ * @example
+ * ```ts
+ * import { OutputCapture } from "@uetai/uetai/comet";
+ * import assert from "node:assert/strict";
+ * const sent: string[] = [];
+ * const capture = new OutputCapture({ sink: (lines) => { sent.push(...lines); return Promise.resolve(); } });
+ * capture.start();
+ * console.info("epoch 1 done");
+ * await capture.stop();
+ * assert.deepEqual(sent, ["epoch 1 done\n"]);
+ * ```
+ */
+export class OutputCapture {
+  #sink: OutputSink;
+  #intervalMs: number;
+  #maxLines: number;
+  #maxBuffered: number;
+  #buffers = { stdout: [] as string[], stderr: [] as string[] };
+  #originals = new Map<ConsoleMethod, (...args: unknown[]) => void>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sending: Promise<void> = Promise.resolve();
+  #dropped = 0;
+
+  /**
+   * Creates the capture; nothing is captured before `start()`.
+   *
+   * @param options Sink and batching.
+   */
+  constructor(options: OutputCaptureOptions) {
+    this.#sink = options.sink;
+    this.#intervalMs = options.intervalMs ?? 5000;
+    this.#maxLines = options.maxLines ?? 500;
+    this.#maxBuffered = options.maxBufferedLines ?? 10_000;
+  }
+
+  /** Lines dropped because sends kept failing and the buffer was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Starts copying console output. */
+  start(): void {
+    if (this.#originals.size > 0) return;
+    const target = console as unknown as Record<
+      ConsoleMethod,
+      (...args: unknown[]) => void
+    >;
+    for (const method of [...STDOUT, ...STDERR]) {
+      const original = target[method];
+      this.#originals.set(method, original);
+      const stderr = STDERR.includes(method);
+      target[method] = (...args: unknown[]): void => {
+        original.apply(console, args);
+        this.#capture(format(args), stderr);
+      };
+    }
+    this.#timer = setInterval(() => void this.flush(), this.#intervalMs);
+    const timer = this.#timer as unknown as { unref?: () => void };
+    if (typeof timer === "number") {
+      (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno
+        ?.unrefTimer?.(timer);
+    } else timer?.unref?.();
+  }
+
+  /**
+   * Sends what is buffered.
+   *
+   * @returns When the send finished (failures keep the lines for the next one).
+   */
+  flush(): Promise<void> {
+    this.#sending = this.#sending.then(async () => {
+      for (const stderr of [false, true]) {
+        const buffer = stderr ? this.#buffers.stderr : this.#buffers.stdout;
+        if (buffer.length === 0) continue;
+        const lines = buffer.splice(0, buffer.length);
+        try {
+          await this.#sink(lines, { stderr });
+        } catch {
+          buffer.unshift(...lines);
+          this.#trim(buffer);
+        }
+      }
+    });
+    return this.#sending;
+  }
+
+  /**
+   * Restores the console and sends what is left.
+   *
+   * @returns When the last send finished.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const target = console as unknown as Record<
+      ConsoleMethod,
+      (...args: unknown[]) => void
+    >;
+    for (const [method, original] of this.#originals) target[method] = original;
+    this.#originals.clear();
+    await this.flush();
+  }
+
+  #capture(text: string, stderr: boolean): void {
+    const buffer = stderr ? this.#buffers.stderr : this.#buffers.stdout;
+    for (const line of text.split("\n")) buffer.push(`${line}\n`);
+    this.#trim(buffer);
+    if (buffer.length >= this.#maxLines) void this.flush();
+  }
+
+  #trim(buffer: string[]): void {
+    const excess = buffer.length - this.#maxBuffered;
+    if (excess > 0) {
+      buffer.splice(0, excess);
+      this.#dropped += excess;
+    }
+  }
+}

@@ -1,0 +1,221 @@
+// The backend conformance suite (tests/helpers/backend_conformance.ts) run
+// against the local store, read back through `LocalStore`, the in-memory
+// backend, read back from the events it accepted, and Comet, read back from
+// the fake Comet server's state.
+//
+// Runs unchanged under `deno test -A`, `bun test` and `node --import tsx --test`.
+import { LocalBackend, LocalStore } from "../backends/local/mod.ts";
+import { InMemoryBackend } from "../backends/memory/mod.ts";
+import { CometBackend } from "../backends/comet/mod.ts";
+import { type FakeAsset, FakeComet } from "./helpers/fake_comet.ts";
+import type { TrackingEvent } from "../event/types.ts";
+import {
+  backendConformance,
+  CONFORMANCE_PROJECT,
+  type ConformanceReadBack,
+} from "./helpers/backend_conformance.ts";
+
+backendConformance("LocalBackend conformance", (dir) => {
+  const store = new LocalStore({ dir });
+  return Promise.resolve({
+    createBackend: () => new LocalBackend({ dir }),
+    child: {
+      backend: "local",
+      env: {},
+      // Registered by mod.ts already; imported again to exercise `imports`.
+      imports: [new URL("../backends/builtin.ts", import.meta.url).href],
+    },
+    artifacts: true,
+    async readRun(runId: string): Promise<ConformanceReadBack> {
+      const run = await store.getRun(CONFORMANCE_PROJECT, runId);
+      const metrics: ConformanceReadBack["metrics"] = {};
+      const series = await store.readMetrics(CONFORMANCE_PROJECT, runId);
+      for (const [key, points] of series) {
+        metrics[key] = points.map(({ step, value }) => ({ step, value }));
+      }
+      const media = (await store.listMedia(CONFORMANCE_PROJECT, runId)).map(
+        ({ key, mediaType, step }) => ({ key, mediaType, step }),
+      );
+      return {
+        name: run.name ?? null,
+        tags: run.tags,
+        params: run.params,
+        metrics,
+        media,
+        ended: run.status !== "running",
+      };
+    },
+    close: () => Promise.resolve(),
+  });
+});
+
+/** What a run's accepted events say, folded in arrival order. */
+function readBackFromEvents(
+  events: Iterable<TrackingEvent>,
+  runId: string,
+): ConformanceReadBack {
+  const readBack: ConformanceReadBack = {
+    name: null,
+    tags: [],
+    params: {},
+    metrics: {},
+    media: [],
+    ended: false,
+  };
+  const addTags = (tags: readonly string[]) => {
+    for (const tag of tags) {
+      if (!readBack.tags.includes(tag)) readBack.tags.push(tag);
+    }
+  };
+  for (const event of events) {
+    if (event.runId !== runId) continue;
+    switch (event.kind) {
+      case "run_start":
+        if (event.name !== undefined) readBack.name = event.name;
+        addTags(event.tags);
+        break;
+      case "run_name":
+        readBack.name = event.name;
+        break;
+      case "tag":
+        addTags(event.tags);
+        break;
+      case "param":
+        readBack.params[event.key] = event.value;
+        break;
+      case "metric":
+        (readBack.metrics[event.key] ??= []).push({
+          step: event.step,
+          value: event.value,
+        });
+        break;
+      case "media":
+        readBack.media.push({
+          key: event.key,
+          mediaType: event.mediaType,
+          step: event.step,
+        });
+        break;
+      case "run_end":
+        readBack.ended = true;
+        break;
+    }
+  }
+  return readBack;
+}
+
+backendConformance("InMemoryBackend conformance", () => {
+  // Every logger gets its own backend; together they are the "service".
+  const backends: InMemoryBackend[] = [];
+  return Promise.resolve({
+    createBackend() {
+      const backend = new InMemoryBackend();
+      backends.push(backend);
+      return backend;
+    },
+    artifacts: true,
+    readRun: (runId: string) =>
+      Promise.resolve(
+        readBackFromEvents(backends.flatMap((b) => b.events), runId),
+      ),
+    close: () => Promise.resolve(),
+  });
+});
+
+/** The uetai media kind of a Comet asset, and the key it was logged under. */
+function cometMedia(
+  asset: FakeAsset,
+): { key: string; mediaType: string } | undefined {
+  const strip = (suffix: string) =>
+    asset.fileName.endsWith(suffix)
+      ? asset.fileName.slice(0, -suffix.length)
+      : asset.fileName;
+  switch (asset.type) {
+    case "image":
+      return { key: strip(".png"), mediaType: "image" };
+    case "audio":
+      return { key: strip(".wav"), mediaType: "audio" };
+    case "text-sample":
+      return {
+        key: String(JSON.parse(asset.metadata ?? "{}").key),
+        mediaType: "text",
+      };
+    case "histogram3d":
+      return { key: asset.fileName, mediaType: "histogram" };
+    case "confusion-matrix":
+      return { key: strip(".json"), mediaType: "confusion_matrix" };
+    case "curve":
+      return { key: asset.fileName, mediaType: "curve" };
+    default:
+      return asset.fileName.endsWith(".csv")
+        ? { key: strip(".csv"), mediaType: "table" }
+        : undefined;
+  }
+}
+
+backendConformance("CometBackend conformance (fake Comet)", async () => {
+  const fake = await FakeComet.start();
+  const env = {
+    COMET_API_KEY: fake.apiKey,
+    COMET_WORKSPACE: fake.workspace,
+    COMET_URL_OVERRIDE: `${fake.url}/clientlib/`,
+  };
+  return {
+    createBackend: () => new CometBackend({ env, heartbeat: false }),
+    child: { backend: "comet", env },
+    faults: {
+      throttle: (count) => fake.throttle({ count, retryAfterS: 0 }),
+      fail: (count, status) => fake.fail({ count, status }),
+      setDown: (down) => fake.setDown(down),
+    },
+    artifacts: true,
+    unsteppedMedia: ["html", "graph"],
+    readRun(runId: string): Promise<ConformanceReadBack> {
+      const experiment = fake.experiment(runId);
+      if (!experiment) {
+        return Promise.resolve({
+          name: null,
+          tags: [],
+          params: {},
+          metrics: {},
+          media: [],
+          ended: false,
+        });
+      }
+      const metrics: ConformanceReadBack["metrics"] = {};
+      for (const m of experiment.metrics) {
+        (metrics[m.metricName] ??= []).push({
+          step: m.step ?? 0,
+          value: typeof m.metricValue === "number"
+            ? m.metricValue
+            : Number(m.metricValue),
+        });
+      }
+      const params: Record<string, unknown> = {};
+      for (const p of experiment.parameters) {
+        params[p.parameterName] = p.parameterValue;
+      }
+      const media: ConformanceReadBack["media"] = [];
+      for (const asset of experiment.assets) {
+        if (asset.artifactVersionId !== null) continue;
+        const kind = cometMedia(asset);
+        if (kind) media.push({ ...kind, step: asset.step ?? 0 });
+      }
+      if (experiment.html !== "") {
+        media.push({ key: "", mediaType: "html", step: -1 });
+      }
+      if (experiment.graph !== null) {
+        media.push({ key: "", mediaType: "graph", step: -1 });
+      }
+      return Promise.resolve({
+        name: experiment.name,
+        tags: experiment.tags,
+        params,
+        metrics,
+        media,
+        ended: !experiment.alive && experiment.endTimeMillis !== null,
+      });
+    },
+    close: () => fake.close(),
+  };
+});
