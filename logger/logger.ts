@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { randomHexId } from "../runtime/values.ts";
 import { describe, isPlainObject } from "./describe.ts";
 import type { RunStartEvent, RunStatus } from "../event/types.ts";
 import { TrackerError } from "../errors/errors.ts";
@@ -234,10 +235,6 @@ function imageFromArray(name: string, value: unknown[]): Image {
   }
 }
 
-function newRunId(): string {
-  return crypto.randomUUID().replaceAll("-", "");
-}
-
 /**
  * A run, and the one logging API over every backend. `log()` is a cheap,
  * synchronous enqueue; a background pipeline batches, retries, spools and
@@ -280,7 +277,7 @@ export class Logger {
     const dir = options.dir ?? env.UETAI_DIR ?? DEFAULT_DIR;
     this.#project = options.project ?? env.UETAI_PROJECT ?? "default";
     assertSafeName("project", this.#project);
-    this.#runId = options.runId ?? newRunId();
+    this.#runId = options.runId ?? randomHexId();
     assertSafeName("runId", this.#runId);
     if (options.resume === true && options.runId === undefined) {
       throw new TypeError(

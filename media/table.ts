@@ -99,9 +99,7 @@ export class Table implements MediaValue {
    * ```
    */
   toCsv(): string {
-    const lines = [this.#columns.map(csvField).join(",")];
-    for (const row of this.#rows) lines.push(row.map(csvField).join(","));
-    return lines.join("\r\n") + "\r\n";
+    return tableToCsv(this.#columns, this.#rows);
   }
 
   /**
@@ -118,6 +116,30 @@ export class Table implements MediaValue {
       metadata: { columns: this.#columns.length, rows: this.#rows.length },
     });
   }
+}
+
+/**
+ * Writes columns and rows as CSV (RFC 4180: CRLF line ends, fields quoted
+ * where needed, `null` as an empty field).
+ *
+ * @param columns Column names.
+ * @param rows Rows of cells.
+ * @returns The CSV text.
+ *
+ * @example
+ * ```ts
+ * import { tableToCsv } from "@uetai/uetai/media";
+ * import assert from "node:assert/strict";
+ * assert.equal(tableToCsv(["a", "b"], [[1, "x,y"], [2, null]]), 'a,b\r\n1,"x,y"\r\n2,\r\n');
+ * ```
+ */
+export function tableToCsv(
+  columns: readonly string[],
+  rows: readonly (readonly TableCell[])[],
+): string {
+  const lines = [columns.map(csvField).join(",")];
+  for (const row of rows) lines.push(row.map(csvField).join(","));
+  return lines.join("\r\n") + "\r\n";
 }
 
 function csvField(cell: TableCell): string {

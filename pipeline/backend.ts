@@ -39,10 +39,10 @@ export interface SendRetryable {
 }
 
 /**
- * The backend's own rate limiter held the batch back (or part of it: a
- * backend that sent a prefix remembers it and skips it next time). Not a
- * failure: the pipeline waits `retryAfterMs` and sends again, without
- * counting a retry or reporting an error; `stats()` shows the wait.
+ * The backend's own rate limiter held the batch back, or its rest after an
+ * `acked` prefix it delivered. Not a failure: the pipeline waits
+ * `retryAfterMs` and sends the rest again, without counting a retry or
+ * reporting an error; `stats()` shows the wait.
  */
 export interface SendThrottled {
   /** Discriminant. */

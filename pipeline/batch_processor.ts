@@ -804,7 +804,7 @@ export class BatchProcessor {
           this.#lastError = error;
           if (this.#attempt === 1) this.#report(error);
           return;
-        } else {
+        } else if (records.length > 0) {
           const rejected = Math.min(
             records.length,
             Math.max(1, Math.floor(result.rejected ?? records.length)),

@@ -14,3 +14,13 @@ export function isPlainObject(
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * A random id of 32 lower-case hex digits (a UUID without its dashes): run
+ * ids, Comet experiment keys and asset ids.
+ *
+ * @returns The id.
+ */
+export function randomHexId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}

@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { inspect } from "node:util";
 import { FakeComet, type RecordedRequest } from "./helpers/fake_comet.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { artifactStoreConformance } from "./helpers/artifact_conformance.ts";
@@ -430,6 +431,35 @@ describe("CometBackend: limits, retries, outage", () => {
     });
   });
 
+  it("a send abandoned at the export timeout after part of the batch went through is not sent twice", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const logger = new CometLogger({
+        ...cometOptions(setup),
+        projectName: "abandoned",
+        exportTimeoutMs: 400,
+        retry: { initialDelayMs: 5, maxDelayMs: 20 },
+        flushIntervalMs: 60_000,
+      });
+      await logger.flush();
+      fake.hang({ path: "/clientlib/visualizations/upload", count: 1 });
+      logger.log({ loss: 1 }, { step: 1 });
+      logger.log({ image: [[0, 1], [1, 0]], page: new Html("<p>x</p>") }, {
+        step: 1,
+      });
+      logger.log({ loss: 0.5 }, { step: 2 });
+      assert.ok((await logger.end({ timeoutMs: 10_000 })).ok);
+      const experiment = fake.experiment(logger.experimentKey)!;
+      assert.deepEqual(experiment.metrics.map((m) => m.step), [1, 2]);
+      assert.equal(
+        experiment.assets.filter((a) => a.type === "image").length,
+        1,
+      );
+      assert.equal(experiment.html, "<p>x</p>");
+      assert.ok(logger.stats().retried >= 1);
+    });
+  });
+
   it("an outage at start: logging continues into the spool, one warning, everything arrives when Comet is back", async () => {
     await withFake(async (setup) => {
       const { fake } = setup;
@@ -555,6 +585,60 @@ describe("CometLogger: lifecycle", () => {
         false,
         "a key Comet does not know is reported, not retried forever",
       );
+    });
+  });
+
+  it("a resumed run's media never replace the first session's", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const first = new CometLogger({
+        ...cometOptions(setup),
+        projectName: "resume-media",
+      });
+      first.log({ image: [[0, 1], [1, 0]] }, { step: 1 });
+      assert.ok((await first.end()).ok);
+      const start = fake.experiment(first.experimentKey)!.startTimeMillis;
+      const second = new CometLogger({
+        ...cometOptions(setup),
+        projectName: "resume-media",
+        experimentKey: first.experimentKey,
+      });
+      second.log({ image: [[1, 0], [0, 1]] }, { step: 2 });
+      assert.ok((await second.end()).ok);
+      const experiment = fake.experiment(first.experimentKey)!;
+      assert.deepEqual(
+        experiment.assets.filter((a) => a.type === "image").map((a) => a.step),
+        [1, 2],
+      );
+      assert.equal(experiment.startTimeMillis, start, "the start time is kept");
+    });
+  });
+
+  it("identical artifacts logged at once make one version", async () => {
+    await withFake(async (setup) => {
+      const { fake, dir } = setup;
+      await writeFile(join(dir, "weights.bin"), new Uint8Array(4096).fill(3));
+      const logger = new CometLogger({
+        ...cometOptions(setup),
+        projectName: "same",
+      });
+      const logged = await Promise.all(
+        [0, 1, 2].map(() =>
+          logger.logArtifact({
+            path: join(dir, "weights.bin"),
+            name: "w",
+            type: "model",
+          })
+        ),
+      );
+      assert.deepEqual(logged.map((a) => a.version), [
+        "1.0.0",
+        "1.0.0",
+        "1.0.0",
+      ]);
+      assert.equal(logged.filter((a) => a.created).length, 1);
+      assert.equal(fake.artifacts()[0].versions.length, 1);
+      assert.ok((await logger.end()).ok);
     });
   });
 
@@ -737,18 +821,57 @@ describe("Comet configuration and secrets", () => {
     });
   });
 
+  it("a network failure of an upload (key in its query) leaves the key out of every error and cause", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const errors: Error[] = [];
+      const logger = new CometLogger({
+        ...cometOptions(setup),
+        projectName: "leak",
+        retry: { initialDelayMs: 5, maxDelayMs: 20 },
+        onError: ({ error }) => errors.push(error),
+      });
+      await logger.flush();
+      fake.reset({ path: "/clientlib/visualizations/upload", count: 2 });
+      logger.log({ image: [[0, 1], [1, 0]] }, { step: 0 });
+      assert.ok((await logger.end({ timeoutMs: 10_000 })).ok);
+      assert.ok(errors.length >= 1);
+      for (const error of errors) {
+        const text = inspect(error, { depth: 10 });
+        assert.ok(!text.includes(fake.apiKey), text);
+        for (let e: unknown = error; e instanceof Error; e = e.cause) {
+          assert.ok(!e.message.includes(fake.apiKey), e.message);
+          assert.ok(!String(e.stack).includes(fake.apiKey));
+        }
+      }
+    });
+  });
+
   it("RateLimiter grants a minute's burst, then paces; `false` turns limits off", () => {
     let now = 0;
     const limiter = new RateLimiter({ metricsPerMinute: 12_000 }, () => now);
-    assert.equal(limiter.reserve("metrics", 12_000), 0);
-    assert.equal(limiter.reserve("metrics", 1000), 5000);
+    assert.equal(limiter.reserve([["metrics", 12_000]]), 0);
+    assert.equal(limiter.reserve([["metrics", 1000]]), 5000);
     now += 5000;
-    assert.equal(limiter.reserve("metrics", 1000), 0);
+    assert.equal(limiter.reserve([["metrics", 1000]]), 0);
     assert.equal(
-      limiter.reserve("other", 1_000_000),
+      limiter.reserve([["other", 1_000_000]]),
       0,
       "no limit given: none applied",
     );
+    // Several buckets at once: all or nothing.
+    const both = new RateLimiter(
+      { otherPerMinute: 60, restPerHour: 1 },
+      () => now,
+    );
+    assert.equal(both.reserve([["other", 1], ["rest", 1]]), 0);
+    const wait = both.reserve([["other", 1], ["rest", 1]]);
+    assert.ok(
+      Math.abs(wait - 3_600_000) <= 1,
+      `the REST bucket is empty for an hour (wait ${wait} ms)`,
+    );
+    now += 1000;
+    assert.equal(both.reserve([["other", 2]]), 0, "other kept its tokens");
     assert.deepEqual(
       resolveCometConfig({
         apiKey: "k",

@@ -771,6 +771,42 @@ describe("BatchProcessor partial progress and throttling", () => {
     assert.deepEqual(sink.dropped().map((e) => e.count), [1]);
     await processor.shutdown();
   });
+
+  it("with a FileSpool and an OverflowSpool too: the prefix is acknowledged, one event set aside, the rest delivered", async () => {
+    const dir = await makeTempDir();
+    try {
+      for (const kind of ["file", "overflow"] as const) {
+        const backend = new PacedBackend(Infinity, 4);
+        const spool = kind === "file"
+          ? new FileSpool({ dir, lane: "paced-file" })
+          : new OverflowSpool({
+            primary: new MemorySpool({ maxBytes: Infinity }),
+            createOverflow: () => new FileSpool({ dir, lane: "paced-over" }),
+            maxPrimaryBytes: 200,
+          });
+        const processor = new BatchProcessor({ backend, spool });
+        for (let seq = 0; seq < 12; seq++) processor.enqueue(metric(seq));
+        await processor.flush(10_000);
+        assert.deepEqual(
+          seqs(backend.delivered),
+          range(12).filter((seq) => seq !== 4),
+          kind,
+        );
+        assert.equal(processor.stats().dropped, 1, kind);
+        assert.equal(processor.stats().sent, 11, kind);
+        await processor.shutdown();
+      }
+      const rejected = await readFile(
+        join(dir, "paced-file", "rejected.ndjson"),
+        "utf8",
+      );
+      const lines = rejected.trim().split("\n");
+      assert.equal(lines.length, 2, "one reason line, one event");
+      assert.equal(decodeEvents(lines[1])[0].seq, 4);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("BatchProcessor under a stalled backend", () => {

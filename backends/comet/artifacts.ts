@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { randomHexId } from "../../runtime/values.ts";
 import type {
   ArtifactDraft,
   ArtifactFileEntry,
@@ -20,6 +21,7 @@ import {
 } from "../../artifact/names.ts";
 import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
 import { createHash, toHex } from "../../artifact/hash.ts";
+import { backoffDelayMs } from "../../pipeline/retry.ts";
 import { CometApiError, type CometHttp } from "./http.ts";
 import type { CometExperimentInfo } from "./backend.ts";
 import { isExperimentKey } from "./encode.ts";
@@ -184,19 +186,6 @@ export class CometArtifactStore implements ArtifactStore {
       );
     }
     const experiment = await this.#ensureExperiment(runId, signal);
-    // Aliases are unique per artifact: take them from older versions first.
-    for (const other of versions) {
-      const kept = (other.detail.alias ?? []).filter((a) =>
-        !draft.aliases.includes(a)
-      );
-      if (kept.length !== (other.detail.alias ?? []).length) {
-        await this.#labels(
-          other.detail.artifactVersionId,
-          { alias: kept },
-          signal,
-        );
-      }
-    }
     const createdMs = Date.now();
     const meta: UetaiVersionMeta = {
       digest: draft.digest,
@@ -569,7 +558,7 @@ export class CometArtifactStore implements ArtifactStore {
     const dot = file.path.lastIndexOf(".");
     const slash = file.path.lastIndexOf("/");
     const extension = dot > slash + 1 ? file.path.slice(dot + 1) : undefined;
-    const assetId = crypto.randomUUID().replaceAll("-", "");
+    const assetId = randomHexId();
     for (let attempt = 1;; attempt++) {
       const check: { error?: IntegrityError } = {};
       try {
@@ -619,9 +608,13 @@ export class CometArtifactStore implements ArtifactStore {
           options.signal?.aborted || attempt >= UPLOAD_ATTEMPTS ||
           !(error instanceof CometApiError) || !error.retryable
         ) throw error;
-        const waitMs = error.retryAfterMs ?? 500 * 2 ** (attempt - 1);
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(waitMs, 30_000))
+        await abortableSleep(
+          backoffDelayMs(attempt, {
+            initialDelayMs: 500,
+            maxDelayMs: 30_000,
+            retryAfterMs: error.retryAfterMs,
+          }),
+          options.signal,
         );
       }
     }
@@ -696,6 +689,21 @@ export class CometArtifactStore implements ArtifactStore {
     if (meta?.createdBy) manifest.createdBy = meta.createdBy;
     return manifest;
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**

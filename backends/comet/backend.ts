@@ -33,7 +33,8 @@ import {
   metricValue,
   parameterValue,
 } from "./encode.ts";
-import { type RateCategory, RateLimiter } from "./rate_limiter.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import { createHash, toHex } from "../../artifact/hash.ts";
 import { CometArtifactStore } from "./artifacts.ts";
 
 /** What Comet's handshake told us about an experiment. */
@@ -65,7 +66,8 @@ interface RunState {
   startMs?: number;
   heartbeat?: TimerHandle;
   beating: boolean;
-  waiters: ((info: CometExperimentInfo) => void)[];
+  beat?: Promise<void>;
+  resumed: boolean;
 }
 
 /** Options of {@linkcode CometBackend}. */
@@ -117,6 +119,8 @@ export class CometBackend implements Backend {
   #limiter: RateLimiter;
   #clock: Clock;
   #runs = new Map<string, RunState>();
+  #artifactStores = new Map<string, CometArtifactStore>();
+  #delivered = new Set<string>();
   #closed = false;
 
   /**
@@ -154,11 +158,6 @@ export class CometBackend implements Backend {
     return this.#config.projectName;
   }
 
-  /** Times the rate limiter made a request wait. */
-  get throttleWaits(): number {
-    return this.#limiter.waits;
-  }
-
   /**
    * The experiment of a run, once Comet created it.
    *
@@ -170,41 +169,13 @@ export class CometBackend implements Backend {
   }
 
   /**
-   * Waits until the run's experiment exists at Comet (its `run_start` was
-   * sent). Useful for raw API calls.
-   *
-   * @param runId The run.
-   * @param signal Gives up waiting.
-   * @returns What the handshake said.
-   */
-  whenCreated(
-    runId: string,
-    signal?: AbortSignal,
-  ): Promise<CometExperimentInfo> {
-    const state = this.#state(runId, undefined);
-    if (state.info) return Promise.resolve(state.info);
-    return new Promise((resolve, reject) => {
-      const waiter = (info: CometExperimentInfo): void => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(info);
-      };
-      const onAbort = (): void => {
-        state.waiters = state.waiters.filter((w) => w !== waiter);
-        reject(signal!.reason);
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      state.waiters.push(waiter);
-    });
-  }
-
-  /**
    * Creates the run's experiment now, if it does not exist yet (artifact
    * uploads need it before the pipeline has sent `run_start`).
    *
    * @param runId The run; its id is the experiment key.
    * @param project The project, unless fixed by options.
-   * @param signal Aborts the request.
+   * @param signal Stops waiting (the handshake itself goes on for others).
+   * @param existing The experiment exists already (a resumed one).
    * @returns What the handshake said.
    * @throws {CometApiError} When Comet refuses or cannot be reached.
    */
@@ -212,8 +183,9 @@ export class CometBackend implements Backend {
     runId: string,
     project: string,
     signal?: AbortSignal,
+    existing = false,
   ): Promise<CometExperimentInfo> {
-    return this.#handshake(runId, project, false, signal);
+    return this.#handshake(runId, project, existing, signal);
   }
 
   /**
@@ -242,47 +214,60 @@ export class CometBackend implements Backend {
         ) end++;
       }
       const unit = batch.slice(done, end);
+      // Delivered by an attempt the pipeline abandoned (its timeout fired
+      // after this unit went through): not sent twice.
+      if (this.#delivered.has(identity(unit[unit.length - 1]))) {
+        done = end;
+        continue;
+      }
       const waitMs = this.#reserve(unit);
       if (waitMs > 0) {
         return { status: "throttled", retryAfterMs: waitMs, acked: done };
       }
       try {
         await this.#sendUnit(unit, signal);
+        this.#delivered.add(identity(unit[unit.length - 1]));
       } catch (error) {
-        if (signal.aborted) {
-          const reason = signal.reason;
-          return {
-            status: "retryable",
-            acked: done,
-            error: reason instanceof Error ? reason : new Error(String(reason)),
-          };
-        }
-        const failure = error instanceof Error
-          ? error
-          : new Error(String(error));
-        const retryable = failure instanceof BackendError
-          ? failure.retryable
-          : false;
-        if (retryable) {
-          return {
-            status: "retryable",
-            acked: done,
-            error: failure,
-            retryAfterMs: failure instanceof CometApiError
-              ? failure.retryAfterMs
-              : undefined,
-          };
-        }
-        return {
-          status: "failure",
-          acked: done,
-          rejected: unit.length,
-          error: failure,
-        };
+        return this.#failed(error, signal, done, unit.length);
       }
       done = end;
     }
+    // Everything is acknowledged now: nothing left to skip.
+    this.#delivered.clear();
     return { status: "success" };
+  }
+
+  #failed(
+    error: unknown,
+    signal: AbortSignal,
+    acked: number,
+    unitLength: number,
+  ): SendResult {
+    if (signal.aborted) {
+      const reason = signal.reason;
+      return {
+        status: "retryable",
+        acked,
+        error: reason instanceof Error ? reason : new Error(String(reason)),
+      };
+    }
+    const failure = error instanceof Error ? error : new Error(String(error));
+    // Final: Comet refused it (400, 401, 403, ...) or it cannot be encoded
+    // (a TypeError naming the value). Anything else may pass next time.
+    const retryable = failure instanceof BackendError
+      ? failure.retryable
+      : !(failure instanceof TypeError || failure instanceof RangeError);
+    if (retryable) {
+      return {
+        status: "retryable",
+        acked,
+        error: failure,
+        retryAfterMs: failure instanceof CometApiError
+          ? failure.retryAfterMs
+          : undefined,
+      };
+    }
+    return { status: "failure", acked, rejected: unitLength, error: failure };
   }
 
   /**
@@ -293,50 +278,51 @@ export class CometBackend implements Backend {
    * @returns The store.
    */
   artifacts(project: string): ArtifactStore {
-    return new CometArtifactStore({
-      http: this.#http,
-      workspace: this.#config.workspace,
-      ensureExperiment: (runId, signal) =>
-        this.ensureExperiment(
-          runId,
-          this.#config.projectName ?? project,
-          signal,
-        ),
-    });
+    // One store per project, so its calls are serialised (identical content
+    // logged at once makes one version).
+    let store = this.#artifactStores.get(project);
+    if (!store) {
+      store = new CometArtifactStore({
+        http: this.#http,
+        workspace: this.#config.workspace,
+        ensureExperiment: (runId, signal) =>
+          this.ensureExperiment(
+            runId,
+            this.#config.projectName ?? project,
+            signal,
+            this.#runs.get(runId)?.resumed === true,
+          ),
+      });
+      this.#artifactStores.set(project, store);
+    }
+    return store;
   }
 
-  /** Stops the heartbeats. Nothing is sent afterwards. */
-  close(): Promise<void> {
+  /** Stops the heartbeats, waiting for one on its way. */
+  async close(): Promise<void> {
     this.#closed = true;
     for (const state of this.#runs.values()) this.#stopHeartbeat(state);
-    return Promise.resolve();
+    await Promise.all([...this.#runs.values()].map((state) => state.beat));
   }
 
   #reserve(unit: readonly TrackingEvent[]): number {
     const first = unit[0];
-    const take = (category: RateCategory, count: number): number =>
-      this.#limiter.reserve(category, count);
     switch (first.kind) {
       case "metric":
-        return take("metrics", unit.length);
+        return this.#limiter.reserve([["metrics", unit.length]]);
       case "param":
-        return take("parameters", unit.length);
-      case "run_start": {
-        const state = this.#runs.get(first.runId);
-        if (state?.info && !first.name && first.tags.length === 0) return 0;
-        return take("other", 1) || take("rest", 1);
-      }
-      case "media": {
-        const wait = take("other", 1);
-        if (wait > 0) return wait;
-        return first.mediaType === "html" || first.mediaType === "graph"
-          ? take("rest", 1)
-          : 0;
-      }
+        return this.#limiter.reserve([["parameters", unit.length]]);
       case "artifact":
         return 0;
+      case "media":
+        // Uploads go to the SDK's endpoints; HTML and graphs to REST v2.
+        return this.#limiter.reserve(
+          first.mediaType === "html" || first.mediaType === "graph"
+            ? [["other", 1], ["rest", 1]]
+            : [["other", 1]],
+        );
       default:
-        return take("other", 1) || take("rest", 1);
+        return this.#limiter.reserve([["other", 1], ["rest", 1]]);
     }
   }
 
@@ -403,7 +389,9 @@ export class CometBackend implements Backend {
   async #start(event: RunStartEvent, signal: AbortSignal): Promise<void> {
     const project = this.#config.projectName ?? event.project;
     const state = this.#state(event.runId, project);
-    state.startMs ??= event.timestampMs;
+    // A resumed experiment keeps its own start time.
+    if (event.resume === true) state.resumed = true;
+    else state.startMs ??= event.timestampMs;
     await this.#handshake(event.runId, project, event.resume === true, signal);
     if (event.name !== undefined) {
       await this.#logOther(event.runId, "Name", event.name, signal);
@@ -421,6 +409,8 @@ export class CometBackend implements Backend {
     const state = this.#state(event.runId, undefined);
     await this.#info(event.runId, signal);
     this.#stopHeartbeat(state);
+    // A beat already on its way must not mark the run alive after its end.
+    await state.beat;
     const times: Record<string, unknown> = {
       experimentKey: event.runId,
       endTimeMillis: event.timestampMs,
@@ -452,9 +442,7 @@ export class CometBackend implements Backend {
       context: event.context,
       timestampMs: event.timestampMs,
       // A deterministic asset id: a retried upload replaces, never duplicates.
-      assetId: `${event.runId.slice(0, 16)}${
-        event.seq.toString(16).padStart(16, "0")
-      }`,
+      assetId: eventAssetId(event),
       signal,
     });
   }
@@ -486,7 +474,7 @@ export class CometBackend implements Backend {
       state = {
         project: project ?? this.#config.projectName ?? "general",
         beating: false,
-        waiters: [],
+        resumed: false,
       };
       this.#runs.set(runId, state);
     } else if (project !== undefined && !state.info) {
@@ -513,52 +501,66 @@ export class CometBackend implements Backend {
     }
     const state = this.#state(runId, project);
     if (state.info) return Promise.resolve(state.info);
-    if (state.creating) return state.creating;
-    const creating = (async (): Promise<CometExperimentInfo> => {
-      let answer: Handshake;
-      if (existing) {
-        answer = await this.#getRun(runId, signal);
-      } else {
-        try {
-          answer = await this.#http.json<Handshake>(
-            "POST",
-            "/clientlib/logger/add/run",
-            {
-              auth: "body",
-              body: {
-                local_timestamp: this.#clock.now(),
-                experimentKey: runId,
-                offline: false,
-                projectName: state.project,
-                teamName: this.#config.workspace,
-                libVersion: LIB_VERSION,
-              },
-              signal,
-            },
-          );
-        } catch (error) {
-          // Created by an earlier attempt whose answer was lost.
-          if (
-            !(error instanceof CometApiError) || error.sdkErrorCode !== 90999
-          ) {
-            throw error;
-          }
-          answer = await this.#getRun(runId, signal);
-        }
-      }
-      const info = this.#readHandshake(runId, state.project, answer);
-      state.info = info;
-      for (const waiter of state.waiters.splice(0)) waiter(info);
-      return info;
-    })();
-    state.creating = creating;
+    // One handshake per run, shared by every caller; it runs under the
+    // client's own timeout, so one caller giving up cannot fail it for the
+    // others: each only stops waiting.
+    state.creating ??= this.#createExperiment(runId, state, existing);
+    const creating = state.creating;
     creating.catch(() => {}).finally(() => {
       if (state.creating === creating) state.creating = undefined;
     });
-    return creating;
+    if (!signal) return creating;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      creating.then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
+    });
   }
 
-  #getRun(runId: string, signal?: AbortSignal): Promise<Handshake> {
+  async #createExperiment(
+    runId: string,
+    state: RunState,
+    existing: boolean,
+  ): Promise<CometExperimentInfo> {
+    let answer: Handshake;
+    if (existing) {
+      answer = await this.#getRun(runId);
+    } else {
+      try {
+        answer = await this.#http.json<Handshake>(
+          "POST",
+          "/clientlib/logger/add/run",
+          {
+            auth: "body",
+            body: {
+              local_timestamp: this.#clock.now(),
+              experimentKey: runId,
+              offline: false,
+              projectName: state.project,
+              teamName: this.#config.workspace,
+              libVersion: LIB_VERSION,
+            },
+          },
+        );
+      } catch (error) {
+        // Created by an earlier attempt whose answer was lost.
+        if (
+          !(error instanceof CometApiError) || error.sdkErrorCode !== 90999
+        ) {
+          throw error;
+        }
+        answer = await this.#getRun(runId);
+      }
+    }
+    const info = this.#readHandshake(runId, state.project, answer);
+    state.info = info;
+    return info;
+  }
+
+  #getRun(runId: string): Promise<Handshake> {
     return this.#http.json<Handshake>("POST", "/clientlib/logger/get/run", {
       auth: "body",
       body: {
@@ -566,7 +568,6 @@ export class CometBackend implements Backend {
         previousExperiment: runId,
         libVersion: LIB_VERSION,
       },
-      signal,
     });
   }
 
@@ -618,10 +619,12 @@ export class CometBackend implements Backend {
         // A missed beat is not data loss; the next one tries again.
       }
       if (state.beating && !this.#closed) {
-        state.heartbeat = this.#clock.setTimeout(() => void beat(), nextMs);
+        state.heartbeat = this.#clock.setTimeout(() => {
+          state.beat = beat();
+        }, nextMs);
       }
     };
-    void beat();
+    state.beat = beat();
   }
 
   #stopHeartbeat(state: RunState): void {
@@ -631,6 +634,22 @@ export class CometBackend implements Backend {
       state.heartbeat = undefined;
     }
   }
+}
+
+/** Identifies an event across attempts (and across sessions of a resumed run). */
+function identity(event: TrackingEvent): string {
+  return `${event.runId}\u0000${event.seq}\u0000${event.timestampMs}`;
+}
+
+/**
+ * A media event's asset id: 32 hex digits derived from the event, so a
+ * retried upload replaces the first one instead of adding a copy, and a
+ * resumed run (whose `seq` starts again at 0) never reuses an id.
+ */
+function eventAssetId(event: MediaEvent): string {
+  const hash = createHash("sha256");
+  hash.update(new TextEncoder().encode(identity(event)));
+  return toHex(hash.digest()).slice(0, 32);
 }
 
 /** Where and when a media request belongs. */

@@ -141,9 +141,9 @@ export function resolveCometConfig(
   const path = url.pathname.replace(/\/+$/, "").replace(/\/clientlib$/, "");
   const rootUrl = `${url.protocol}//${url.host}${path}`;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  if (!(timeoutMs > 0)) {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(
-      `${ACTION}: 'timeoutMs' must be a positive number of milliseconds (current value: ${
+      `${ACTION}: 'timeoutMs' must be a positive integer number of milliseconds (current value: ${
         String(timeoutMs)
       })`,
     );

@@ -8,6 +8,7 @@ import type {
   ParamEvent,
   ParamValue,
 } from "../../event/types.ts";
+import { type TableCell, tableToCsv } from "../../media/table.ts";
 
 /** Comet's SDK version our requests claim to match (`libVersion`). */
 export const LIB_VERSION = "3.32.5";
@@ -249,7 +250,7 @@ export function mediaRequest(event: MediaEvent): CometMediaRequest {
         fileName: named("csv"),
         extension: "csv",
         data: encoder.encode(
-          toCsv(parsed.columns as unknown[], parsed.rows as unknown[][]),
+          tableToCsv(parsed.columns as string[], parsed.rows as TableCell[][]),
         ),
         metadata: undefined,
       };
@@ -276,31 +277,6 @@ function parseJson(event: MediaEvent): unknown {
       { cause },
     );
   }
-}
-
-function csvField(cell: unknown): string {
-  if (cell === null || cell === undefined) return "";
-  const text = typeof cell === "string" ? cell : JSON.stringify(cell);
-  return text === "" || /[",\r\n]/.test(text)
-    ? `"${text.replaceAll('"', '""')}"`
-    : text;
-}
-
-/**
- * Writes a table as CSV (RFC 4180: CRLF line ends, quoted fields where
- * needed).
- *
- * @param columns Column names.
- * @param rows Rows of cells.
- * @returns The CSV text.
- */
-export function toCsv(
-  columns: readonly unknown[],
-  rows: readonly unknown[][],
-): string {
-  const lines = [columns.map(csvField).join(",")];
-  for (const row of rows) lines.push(row.map(csvField).join(","));
-  return lines.join("\r\n") + "\r\n";
 }
 
 /**

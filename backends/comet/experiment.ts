@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { randomHexId } from "../../runtime/values.ts";
 import {
   ConfusionMatrix,
   type ConfusionMatrixInput,
@@ -267,7 +268,7 @@ export class CometExperiment {
       : fail("data", data, "a Uint8Array, a string or a Blob");
     const info = await this.ready();
     const dot = options.fileName.lastIndexOf(".");
-    const assetId = newId();
+    const assetId = randomHexId();
     await sendMedia(this.#http, info, {
       kind: "upload",
       endpoint: "asset",
@@ -588,13 +589,9 @@ export class CometExperiment {
       context: options.context,
       overwrite: options.overwrite,
       timestampMs: event.timestampMs,
-      assetId: newId(),
+      assetId: randomHexId(),
     });
   }
-}
-
-function newId(): string {
-  return crypto.randomUUID().replaceAll("-", "");
 }
 
 function assertString(name: string, value: unknown): asserts value is string {

@@ -1,6 +1,8 @@
 // This module is browser compatible.
+import { randomHexId } from "../../runtime/values.ts";
 import { BackendError } from "../../errors/errors.ts";
 import { type UploadBody, uploadBody } from "../../artifact/http.ts";
+import { parseRetryAfter } from "../../pipeline/retry.ts";
 
 /**
  * A request Comet answered with an error status. The message carries
@@ -67,24 +69,6 @@ function isRetryableStatus(status: number | undefined): boolean {
     status >= 500;
 }
 
-/**
- * Reads a `Retry-After` header: seconds, or an HTTP date.
- *
- * @param value The header.
- * @param nowMs The current time.
- * @returns Milliseconds to wait, or `undefined` when absent or unreadable.
- */
-export function parseRetryAfter(
-  value: string | null,
-  nowMs: number = Date.now(),
-): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
-
 /** One field of a multipart form. */
 export interface MultipartField {
   /** Field name, such as `"file"` or `"metadata"`. */
@@ -130,9 +114,11 @@ export interface CometHttpOptions {
 const encoder = new TextEncoder();
 
 /**
- * Talks to Comet over HTTP: the REST v2 API and the SDK's batch endpoints,
- * all authenticated with the `Authorization: <key>` header, so the key is
- * never in a URL. Errors are {@linkcode CometApiError}s.
+ * Talks to Comet over HTTP: the REST v2 API and the SDK's batch endpoints
+ * with the `Authorization: <key>` header, the SDK's uploads with the key in
+ * the query, its handshake with the key in the body, as Comet's SDK does.
+ * Errors are {@linkcode CometApiError}s, and neither their messages nor
+ * their causes hold the key or a URL's query.
  *
  * @example
  * ```ts
@@ -212,7 +198,7 @@ export class CometHttp {
       }
     }
     const response = await this.#fetch(method, path, options, headers, body);
-    const text = await response.text();
+    const text = await this.#read(response, `${method} ${path}`, options);
     if (text.trim() === "") return {} as T;
     try {
       return JSON.parse(text) as T;
@@ -247,7 +233,7 @@ export class CometHttp {
       onProgress?: (bytesDone: number) => void;
     } = {},
   ): Promise<unknown> {
-    const boundary = `uetai${crypto.randomUUID().replaceAll("-", "")}`;
+    const boundary = `uetai${randomHexId()}`;
     const pieces: (Uint8Array | UploadBody)[] = [];
     for (const field of fields) {
       const disposition = field.filename === undefined
@@ -286,20 +272,43 @@ export class CometHttp {
         size,
         open: () => joinStreams(pieces),
       };
-      response = await this.#send(
-        "POST",
-        path,
-        options,
-        (signal) =>
-          uploadBody(this.#urlFor(path, options), body, {
-            method: "POST",
-            headers: this.#authHeaders(headers, options),
-            signal,
-            onProgress: options.onProgress,
-          }),
-      );
+      // No bound on the whole transfer (a large file may take long): it
+      // stops when no byte moved, or no answer came, for the timeout.
+      const idle = new AbortController();
+      const stall = () =>
+        idle.abort(new DOMException("the upload stalled", "TimeoutError"));
+      let idleTimer = setTimeout(stall, this.#timeoutMs);
+      try {
+        response = await this.#send(
+          "POST",
+          path,
+          { ...options, signal: anySignal(options.signal, idle.signal) },
+          (signal) =>
+            uploadBody(this.#urlFor(path, options), body, {
+              method: "POST",
+              headers: this.#authHeaders(headers, options),
+              signal,
+              onProgress: (bytesDone) => {
+                clearTimeout(idleTimer);
+                idleTimer = setTimeout(stall, this.#timeoutMs);
+                options.onProgress?.(bytesDone);
+              },
+            }),
+          "none",
+        );
+      } catch (error) {
+        if (idle.signal.aborted && !options.signal?.aborted) {
+          throw new CometApiError(
+            `Comet's upload ${path} stalled: nothing moved for ${this.#timeoutMs} ms`,
+            { endpoint: `POST ${path}`, retryable: true },
+          );
+        }
+        throw error;
+      } finally {
+        clearTimeout(idleTimer);
+      }
     }
-    const text = await response.text();
+    const text = await this.#read(response, `POST ${path}`, options);
     try {
       return text.trim() === "" ? {} : JSON.parse(text);
     } catch {
@@ -316,7 +325,7 @@ export class CometHttp {
    * @throws {CometApiError} When Comet answers an error or cannot be reached.
    */
   stream(path: string, options: CometRequestOptions = {}): Promise<Response> {
-    return this.#fetch("GET", path, options, {}, undefined, false);
+    return this.#fetch("GET", path, options, {}, undefined, "headers");
   }
 
   #fetch(
@@ -325,7 +334,7 @@ export class CometHttp {
     options: CometRequestOptions,
     headers: Record<string, string>,
     body: Uint8Array | undefined,
-    timeout = true,
+    bound: "total" | "headers" | "none" = "total",
   ): Promise<Response> {
     return this.#send(
       method,
@@ -338,7 +347,7 @@ export class CometHttp {
           body: body as BodyInit | undefined,
           signal,
         }),
-      timeout,
+      bound,
     );
   }
 
@@ -347,19 +356,33 @@ export class CometHttp {
     path: string,
     options: CometRequestOptions,
     request: (signal: AbortSignal) => Promise<Response>,
-    timeout = true,
+    bound: "total" | "headers" | "none" = "total",
   ): Promise<Response> {
     const endpoint = `${method} ${path}`;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
-    if (timeout || !options.signal) {
+    // A streamed body (a large artifact file) may take longer than any fixed
+    // bound: then only the wait for the answer to start is bounded.
+    let headerTimer: ReturnType<typeof setTimeout> | undefined;
+    if (bound === "total") {
       signals.push(AbortSignal.timeout(this.#timeoutMs));
+    } else if (bound === "headers") {
+      const headers = new AbortController();
+      headerTimer = setTimeout(
+        () =>
+          headers.abort(
+            new DOMException("no answer in time", "TimeoutError"),
+          ),
+        this.#timeoutMs,
+      );
+      signals.push(headers.signal);
     }
-    const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    const signal = anySignal(...signals);
     let response: Response;
     try {
       response = await request(signal);
     } catch (cause) {
+      clearTimeout(headerTimer);
       if (options.signal?.aborted) throw options.signal.reason;
       const timedOut = signal.aborted;
       throw new CometApiError(
@@ -368,9 +391,14 @@ export class CometHttp {
           : `Cannot reach Comet at ${this.#root} (${endpoint}): ${
             this.#redact((cause as Error)?.message ?? String(cause))
           }`,
-        { endpoint, retryable: true, cause: timedOut ? undefined : cause },
+        {
+          endpoint,
+          retryable: true,
+          cause: timedOut ? undefined : this.#sanitize(cause),
+        },
       );
     }
+    clearTimeout(headerTimer);
     if (response.ok) return response;
     const text = await response.text().catch(() => "");
     let msg = text.slice(0, 500);
@@ -415,11 +443,57 @@ export class CometHttp {
       : headers;
   }
 
+  /** Reads a response body; a failed read is a retryable error. */
+  async #read(
+    response: Response,
+    endpoint: string,
+    options: CometRequestOptions,
+  ): Promise<string> {
+    try {
+      return await response.text();
+    } catch (cause) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw new CometApiError(
+        `Cannot read Comet's answer to ${endpoint}: ${
+          this.#redact((cause as Error)?.message ?? String(cause))
+        }`,
+        {
+          status: response.status,
+          endpoint,
+          retryable: true,
+          cause: this.#sanitize(cause),
+        },
+      );
+    }
+  }
+
+  /**
+   * A copy of a network error without anything that may hold the key (the
+   * runtime's message can quote the URL, whose query carries it on uploads).
+   */
+  #sanitize(cause: unknown): Error {
+    const error = new Error(
+      this.#redact((cause as Error)?.message ?? String(cause)).replace(
+        /([?&]apiKey=)[^&\s)"']*/g,
+        "$1<redacted>",
+      ),
+    );
+    error.name = (cause as Error)?.name ?? "Error";
+    return error;
+  }
+
   #redact(text: string): string {
     return this.#apiKey.length >= 4
       ? text.replaceAll(this.#apiKey, "<redacted>")
       : text;
   }
+}
+
+/** One signal for several (a never-aborting one for none). */
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  const given = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (given.length === 0) return new AbortController().signal;
+  return given.length === 1 ? given[0] : AbortSignal.any(given);
 }
 
 function show(text: string): string {

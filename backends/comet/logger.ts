@@ -91,7 +91,8 @@ export class CometLogger extends Logger {
       http: backend.http,
       experimentKey: runId,
       // Creates the experiment now if the pipeline has not sent it yet.
-      ready: (signal) => backend.ensureExperiment(runId, project, signal),
+      ready: (signal) =>
+        backend.ensureExperiment(runId, project, signal, key !== undefined),
     });
     if (options.captureOutput === true) {
       const experiment = this.#experiment;

@@ -53,7 +53,6 @@ export {
   type CometRequestOptions,
   gzip,
   type MultipartField,
-  parseRetryAfter,
 } from "./http.ts";
 export {
   CometArtifactStore,
@@ -95,5 +94,4 @@ export {
   mediaRequest,
   metricValue,
   parameterValue,
-  toCsv,
 } from "./encode.ts";

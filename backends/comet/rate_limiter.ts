@@ -11,8 +11,6 @@ export interface CometRateLimits {
   metricsPerMinute: number;
   /** Parameter values per minute. @default {10000} */
   parametersPerMinute: number;
-  /** Output (stdout/stderr) lines per minute. @default {12000} */
-  outputPerMinute: number;
   /** Everything else (images, assets, other, html, graph, tags) per minute. @default {8000} */
   otherPerMinute: number;
   /** REST API submissions per key and hour. @default {15000} */
@@ -23,7 +21,6 @@ export interface CometRateLimits {
 export const COMET_RATE_LIMITS: Readonly<CometRateLimits> = Object.freeze({
   metricsPerMinute: 12_000,
   parametersPerMinute: 10_000,
-  outputPerMinute: 12_000,
   otherPerMinute: 8_000,
   restPerHour: 15_000,
 });
@@ -32,7 +29,6 @@ export const COMET_RATE_LIMITS: Readonly<CometRateLimits> = Object.freeze({
 export type RateCategory =
   | "metrics"
   | "parameters"
-  | "output"
   | "other"
   | "rest";
 
@@ -55,16 +51,15 @@ interface Bucket {
  * import assert from "node:assert/strict";
  * let now = 0;
  * const limiter = new RateLimiter({ metricsPerMinute: 60 }, () => now);
- * assert.equal(limiter.reserve("metrics", 60), 0);
- * assert.equal(limiter.reserve("metrics", 1), 1000); // one a second
+ * assert.equal(limiter.reserve([["metrics", 60]]), 0);
+ * assert.equal(limiter.reserve([["metrics", 1]]), 1000); // one a second
  * now += 1000;
- * assert.equal(limiter.reserve("metrics", 1), 0);
+ * assert.equal(limiter.reserve([["metrics", 1]]), 0);
  * ```
  */
 export class RateLimiter {
   #buckets = new Map<RateCategory, Bucket>();
   #now: () => number;
-  #waits = 0;
 
   /**
    * Creates the buckets. A limit left out, `Infinity` or `0` means no limit.
@@ -96,39 +91,42 @@ export class RateLimiter {
     };
     add("metrics", limits.metricsPerMinute, 60_000);
     add("parameters", limits.parametersPerMinute, 60_000);
-    add("output", limits.outputPerMinute, 60_000);
     add("other", limits.otherPerMinute, 60_000);
     add("rest", limits.restPerHour, 3_600_000);
   }
 
-  /** How many times a reservation had to wait. */
-  get waits(): number {
-    return this.#waits;
-  }
-
   /**
-   * Takes `count` tokens of a data type, or says how long to wait for them.
-   * A count above the bucket's capacity is granted once the bucket is full.
+   * Takes tokens from one or more buckets at once (a request that counts
+   * against several limits), or says how long to wait, taking nothing. A
+   * count above a bucket's capacity is granted once that bucket is full.
    *
-   * @param category The data type.
-   * @param count Items about to be sent.
+   * @param takes `[category, count]` pairs: what the request is about to use.
    * @returns `0` when granted (tokens taken), else milliseconds to wait.
    */
-  reserve(category: RateCategory, count: number): number {
-    const bucket = this.#buckets.get(category);
-    if (!bucket || count <= 0) return 0;
+  reserve(takes: readonly (readonly [RateCategory, number])[]): number {
     const now = this.#now();
-    bucket.tokens = Math.min(
-      bucket.capacity,
-      bucket.tokens + (now - bucket.updatedMs) * bucket.perMs,
-    );
-    bucket.updatedMs = now;
-    const need = Math.min(count, bucket.capacity);
-    if (bucket.tokens >= need) {
-      bucket.tokens -= count;
-      return 0;
+    let waitMs = 0;
+    for (const [category, count] of takes) {
+      const bucket = this.#buckets.get(category);
+      if (!bucket || count <= 0) continue;
+      bucket.tokens = Math.min(
+        bucket.capacity,
+        bucket.tokens + (now - bucket.updatedMs) * bucket.perMs,
+      );
+      bucket.updatedMs = now;
+      const need = Math.min(count, bucket.capacity);
+      if (bucket.tokens < need) {
+        waitMs = Math.max(
+          waitMs,
+          Math.ceil((need - bucket.tokens) / bucket.perMs),
+        );
+      }
     }
-    this.#waits++;
-    return Math.ceil((need - bucket.tokens) / bucket.perMs);
+    if (waitMs > 0) return waitMs;
+    for (const [category, count] of takes) {
+      const bucket = this.#buckets.get(category);
+      if (bucket && count > 0) bucket.tokens -= count;
+    }
+    return 0;
   }
 }
