@@ -141,6 +141,30 @@ export type {
   UploadBody,
 } from "./backends/comet/mod.ts";
 export {
+  MlflowApiError,
+  MlflowClient,
+  MlflowLogger,
+  type MlflowLoggerOptions,
+  MlflowParamChangedError,
+} from "./backends/mlflow/mod.ts";
+export type {
+  MlflowAuth,
+  MlflowBackendOptions,
+  MlflowExperiment,
+  MlflowFileInfo,
+  MlflowHttp,
+  MlflowHttpOptions,
+  MlflowMetric,
+  MlflowModelVersion,
+  MlflowNumber,
+  MlflowRegisteredModel,
+  MlflowRequestOptions,
+  MlflowRun,
+  MlflowRunInfo,
+  MlflowTag,
+  SearchRunsOptions,
+} from "./backends/mlflow/mod.ts";
+export {
   ArtifactNotFoundError,
   BackendError,
   DroppedEventsError,

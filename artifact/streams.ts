@@ -2,6 +2,8 @@
 import type { FileSystemLike } from "../runtime/fs.ts";
 import { createHash, type IncrementalHash, toHex } from "./hash.ts";
 import { encodeBase64 } from "../runtime/base64.ts";
+import { IntegrityError } from "../errors/errors.ts";
+import type { ArtifactFileEntry } from "./types.ts";
 
 /** Size of the chunks artifact files are read and written in. */
 export const CHUNK_BYTES: number = 1 << 20;
@@ -302,4 +304,58 @@ export async function digestStream(
     await chunks.release();
   }
   return hasher.digest();
+}
+
+/**
+ * Passes a file's content through, checking its size and SHA-256 against
+ * its manifest entry as it goes (for uploads that must not store what the
+ * manifest does not describe); a mismatch errors the stream and is kept in
+ * `check`, since an HTTP client may report only a generic failure.
+ *
+ * @param file The manifest entry.
+ * @param source The content.
+ * @param check Receives the mismatch.
+ * @returns The same bytes.
+ */
+export function verifyingStream(
+  file: ArtifactFileEntry,
+  source: ReadableStream<Uint8Array>,
+  check: { error?: IntegrityError },
+): ReadableStream<Uint8Array> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const mismatch = (
+    algorithm: string,
+    expected: string,
+    actual: string,
+  ) => (check.error = new IntegrityError(file.path, {
+    algorithm,
+    expected,
+    actual,
+  }));
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller): void {
+        size += chunk.length;
+        if (size > file.size) {
+          controller.error(
+            mismatch("size", String(file.size), `more than ${file.size}`),
+          );
+          return;
+        }
+        hash.update(chunk);
+        controller.enqueue(chunk);
+      },
+      flush(controller): void {
+        if (size !== file.size) {
+          controller.error(mismatch("size", String(file.size), String(size)));
+          return;
+        }
+        const actual = toHex(hash.digest());
+        if (actual !== file.sha256) {
+          controller.error(mismatch("sha256", file.sha256, actual));
+        }
+      },
+    }),
+  );
 }

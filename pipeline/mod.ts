@@ -48,6 +48,7 @@ export {
   type PipelineStats,
 } from "./pipeline.ts";
 export {
+  abortableSleep,
   backoffDelayMs,
   type BackoffOptions,
   parseRetryAfter,

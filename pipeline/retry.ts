@@ -102,3 +102,36 @@ export function parseRetryAfter(
   if (Number.isNaN(dateMs)) return undefined;
   return Math.max(0, dateMs - nowMs);
 }
+
+/**
+ * Waits, unless the signal aborts first (then rejects with its reason).
+ *
+ * @param ms How long, in milliseconds.
+ * @param signal Stops the wait.
+ * @returns After the wait.
+ *
+ * @example
+ * ```ts
+ * import { abortableSleep } from "@uetai/uetai/pipeline";
+ * import assert from "node:assert/strict";
+ * await abortableSleep(1);
+ * await assert.rejects(abortableSleep(10_000, AbortSignal.abort(new Error("stop"))), /stop/);
+ * ```
+ */
+export function abortableSleep(
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

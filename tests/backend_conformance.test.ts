@@ -8,6 +8,8 @@ import { LocalBackend, LocalStore } from "../backends/local/mod.ts";
 import { InMemoryBackend } from "../backends/memory/mod.ts";
 import { CometBackend } from "../backends/comet/mod.ts";
 import { type FakeAsset, FakeComet } from "./helpers/fake_comet.ts";
+import { MlflowBackend, RUN_ID_TAG } from "../backends/mlflow/mod.ts";
+import { FakeMlflow } from "./helpers/fake_mlflow.ts";
 import type { TrackingEvent } from "../event/types.ts";
 import {
   backendConformance,
@@ -214,6 +216,97 @@ backendConformance("CometBackend conformance (fake Comet)", async () => {
         metrics,
         media,
         ended: !experiment.alive && experiment.endTimeMillis !== null,
+      });
+    },
+    close: () => fake.close(),
+  };
+});
+
+const MLFLOW_MEDIA_FOLDERS: Record<string, string> = {
+  text: "text",
+  html: "html",
+  audio: "audio",
+  graphs: "graph",
+  histograms: "histogram",
+  confusion_matrices: "confusion_matrix",
+  curves: "curve",
+  tables: "table",
+};
+
+/** MLflow clamps infinities to ±Number.MAX_VALUE: read them back as such. */
+function mlflowValue(value: number | string): number {
+  const number = typeof value === "number" ? value : Number(value);
+  return Math.abs(number) === Number.MAX_VALUE
+    ? Math.sign(number) * Infinity
+    : number;
+}
+
+backendConformance("MlflowBackend conformance (fake MLflow)", async () => {
+  const fake = await FakeMlflow.start();
+  const env = { MLFLOW_TRACKING_URI: fake.url };
+  return {
+    createBackend: () => new MlflowBackend({ env }),
+    child: { backend: "mlflow", env },
+    faults: {
+      throttle: (count) => fake.throttle({ count, retryAfterS: 0 }),
+      fail: (count, status) => fake.fail({ count, status }),
+      setDown: (down) => fake.setDown(down),
+    },
+    artifacts: true,
+    readRun(runId: string): Promise<ConformanceReadBack> {
+      const run = fake.runs().find((r) => r.tags[RUN_ID_TAG] === runId);
+      if (!run) {
+        return Promise.resolve({
+          name: null,
+          tags: [],
+          params: {},
+          metrics: {},
+          media: [],
+          ended: false,
+        });
+      }
+      const metrics: ConformanceReadBack["metrics"] = {};
+      for (const m of run.metrics) {
+        (metrics[m.key] ??= []).push({
+          step: m.step,
+          value: mlflowValue(m.value),
+        });
+      }
+      const media: ConformanceReadBack["media"] = [];
+      const root = `${run.experimentId}/${run.runId}/artifacts/`;
+      for (const path of fake.artifactPaths(root)) {
+        const rel = path.slice(root.length);
+        const image = /^images\/(.+)\+step\+(\d+)\+timestamp\+\d+\+[^+]+\.png$/
+          .exec(rel);
+        if (image) {
+          media.push({
+            key: image[1].replaceAll(".", "/"),
+            mediaType: "image",
+            step: Number(image[2]),
+          });
+          continue;
+        }
+        const other = /^([a-z_]+)\/(.+)\/step_(\d+)\.[a-z0-9]+$/.exec(rel);
+        if (other && MLFLOW_MEDIA_FOLDERS[other[1]]) {
+          media.push({
+            key: other[2],
+            mediaType: MLFLOW_MEDIA_FOLDERS[other[1]],
+            step: Number(other[3]),
+          });
+        }
+      }
+      return Promise.resolve({
+        name: run.tags["mlflow.runName"] ?? null,
+        tags: Object.entries(run.tags)
+          .filter(([key, value]) =>
+            value === "true" && !key.startsWith("mlflow.") &&
+            !key.startsWith("uetai.")
+          )
+          .map(([key]) => key),
+        params: { ...run.params },
+        metrics,
+        media,
+        ended: run.status !== "RUNNING",
       });
     },
     close: () => fake.close(),

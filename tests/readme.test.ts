@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, scriptCommand } from "./helpers/runtime.ts";
 import { FakeComet } from "./helpers/fake_comet.ts";
+import { FakeMlflow } from "./helpers/fake_mlflow.ts";
 
 /** Runs a command to its end without blocking this process (a fake server may answer it). */
 function run(
@@ -62,11 +63,16 @@ describe("README", () => {
       const fake = code.includes("CometLogger")
         ? await FakeComet.start({ workspace: "w" })
         : undefined;
+      // MLflow examples log to a fake MLflow, named by MLFLOW_TRACKING_URI.
+      const mlflow = code.includes("MlflowLogger")
+        ? await FakeMlflow.start()
+        : undefined;
       try {
         const file = join(dir, `example_${index}.mts`); // ESM wherever it runs
         await writeFile(file, pointAtCheckout(code));
         const [command, args] = scriptCommand(file);
         const env: Record<string, string | undefined> = { ...process.env };
+        if (mlflow) env.MLFLOW_TRACKING_URI = mlflow.url;
         if (fake) {
           env.COMET_API_KEY = fake.apiKey;
           env.COMET_WORKSPACE = fake.workspace;
@@ -74,6 +80,12 @@ describe("README", () => {
         }
         const result = await run(command, args, { cwd: dir, env });
         assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+        if (mlflow) {
+          assert.ok(
+            mlflow.runs().some((run) => run.metrics.length > 0),
+            "the example's metrics reached MLflow",
+          );
+        }
         if (fake) {
           const [experiment] = fake.experiments();
           assert.ok(
@@ -83,6 +95,7 @@ describe("README", () => {
         }
       } finally {
         await fake?.close();
+        await mlflow?.close();
         await rm(dir, { recursive: true, force: true });
       }
     });

@@ -20,8 +20,8 @@ import {
   formatVersionSelector,
 } from "../../artifact/names.ts";
 import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
-import { createHash, toHex } from "../../artifact/hash.ts";
-import { backoffDelayMs } from "../../pipeline/retry.ts";
+import { abortableSleep, backoffDelayMs } from "../../pipeline/retry.ts";
+import { verifyingStream } from "../../artifact/streams.ts";
 import { CometApiError, type CometHttp } from "./http.ts";
 import type { CometExperimentInfo } from "./backend.ts";
 import { isExperimentKey } from "./encode.ts";
@@ -570,7 +570,7 @@ export class CometArtifactStore implements ArtifactStore {
               filename: "file",
               value: {
                 size: file.size,
-                open: () => verifying(file, file.open(), check),
+                open: () => verifyingStream(file, file.open(), check),
               },
             },
             {
@@ -689,68 +689,6 @@ export class CometArtifactStore implements ArtifactStore {
     if (meta?.createdBy) manifest.createdBy = meta.createdBy;
     return manifest;
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/**
- * Passes a file's content through, checking its size and SHA-256 against
- * its manifest entry; a mismatch errors the stream and is kept in `check`.
- */
-function verifying(
-  file: ArtifactFileEntry,
-  source: ReadableStream<Uint8Array>,
-  check: { error?: IntegrityError },
-): ReadableStream<Uint8Array> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const mismatch = (
-    algorithm: string,
-    expected: string,
-    actual: string,
-  ) => (check.error = new IntegrityError(file.path, {
-    algorithm,
-    expected,
-    actual,
-  }));
-  return source.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller): void {
-        size += chunk.length;
-        if (size > file.size) {
-          controller.error(
-            mismatch("size", String(file.size), `more than ${file.size}`),
-          );
-          return;
-        }
-        hash.update(chunk);
-        controller.enqueue(chunk);
-      },
-      flush(controller): void {
-        if (size !== file.size) {
-          controller.error(mismatch("size", String(file.size), String(size)));
-          return;
-        }
-        const actual = toHex(hash.digest());
-        if (actual !== file.sha256) {
-          controller.error(mismatch("sha256", file.sha256, actual));
-        }
-      },
-    }),
-  );
 }
 
 /**
