@@ -47,6 +47,7 @@ export {
   type PipelineOptions,
   type PipelineStats,
 } from "./pipeline.ts";
+export { eventIdentity, sendInUnits, type UnitSenderOptions } from "./units.ts";
 export {
   abortableSleep,
   backoffDelayMs,

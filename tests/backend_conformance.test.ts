@@ -4,6 +4,7 @@
 // the fake Comet server's state.
 //
 // Runs unchanged under `deno test -A`, `bun test` and `node --import tsx --test`.
+import assert from "node:assert/strict";
 import { LocalBackend, LocalStore } from "../backends/local/mod.ts";
 import { InMemoryBackend } from "../backends/memory/mod.ts";
 import { CometBackend } from "../backends/comet/mod.ts";
@@ -254,7 +255,9 @@ backendConformance("MlflowBackend conformance (fake MLflow)", async () => {
     },
     artifacts: true,
     readRun(runId: string): Promise<ConformanceReadBack> {
-      const run = fake.runs().find((r) => r.tags[RUN_ID_TAG] === runId);
+      const runs = fake.runs().filter((r) => r.tags[RUN_ID_TAG] === runId);
+      assert.ok(runs.length <= 1, `${runs.length} MLflow runs for one run`);
+      const [run] = runs;
       if (!run) {
         return Promise.resolve({
           name: null,

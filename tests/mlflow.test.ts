@@ -103,6 +103,11 @@ describe("MlflowLogger: a training run", () => {
       assert.ok((await logger.end()).ok);
 
       const mlflowRun = await logger.mlflowRun();
+      assert.equal(
+        fake.runs().length,
+        1,
+        "the artifact and the run share one MLflow run",
+      );
       const run = fake.run(mlflowRun.runId)!;
       assert.equal(run.status, "FINISHED");
       assert.equal(typeof run.endTime, "number");
@@ -283,6 +288,93 @@ describe("MLflow batching and values", () => {
   });
 });
 
+describe("MLflow delivery without loss or duplicates", () => {
+  it("a body whose answer was lost is not stored twice, and the bodies before a failure are not resent", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const realFetch = globalThis.fetch;
+      let batches = 0;
+      // The second log-batch reaches MLflow, but its answer is lost.
+      globalThis.fetch =
+        (async (input: RequestInfo | URL, init?: RequestInit) => {
+          const response = await realFetch(input, init);
+          if (String(input).endsWith("/runs/log-batch") && ++batches === 2) {
+            await response.body?.cancel();
+            throw new TypeError("connection reset by peer");
+          }
+          return response;
+        }) as typeof fetch;
+      try {
+        const logger = new MlflowLogger({
+          ...loggerOptions(setup),
+          experimentName: "lost",
+          flushIntervalMs: 60_000,
+          retry: { initialDelayMs: 5, maxDelayMs: 20 },
+        });
+        for (let step = 0; step < 1500; step++) {
+          logger.log({ loss: step }, { step });
+        }
+        assert.ok((await logger.end()).ok);
+        const run = fake.run((await logger.mlflowRun()).runId)!;
+        assert.deepEqual(
+          run.metrics.map((m) => m.step),
+          Array.from({ length: 1500 }, (_, i) => i),
+        );
+        assert.ok(logger.stats().retried >= 1);
+        assert.ok(
+          fake.requests.some((r) => r.path.endsWith("/metrics/get-history")),
+          "the history was read before resending",
+        );
+      } finally {
+        globalThis.fetch = realFetch;
+      }
+    });
+  });
+
+  it("a key MLflow would refuse is a typed error for that point alone", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const errors: Error[] = [];
+      const logger = new MlflowLogger({
+        ...loggerOptions(setup),
+        experimentName: "keys",
+        onError: ({ error }) => errors.push(error),
+      });
+      logger.log({ loss: 1, "acc (%)": 2, "a//b": 3, ok: 4 }, { step: 0 });
+      assert.equal((await logger.end()).ok, false);
+      const run = fake.run((await logger.mlflowRun()).runId)!;
+      assert.deepEqual(run.metrics.map((m) => m.key).sort(), ["loss", "ok"]);
+      assert.equal(logger.stats().dropped, 2);
+      const messages = errors.map((e) => e.message).join("\n");
+      assert.match(messages, /"acc \(%\)"/);
+      assert.match(messages, /"a\/\/b"/);
+    });
+  });
+
+  it("run ids with quotes find their own runs", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      for (const runId of ["bobs-run", "bob's-run", 'say-"hi"']) {
+        const logger = createLogger({
+          ...loggerOptions(setup),
+          backend: new MlflowBackend({ trackingUri: fake.url, env: {} }),
+          project: "quotes",
+          runId,
+        });
+        logger.log({ x: 1 }, { step: 0 });
+        assert.ok((await logger.end()).ok);
+      }
+      const runs = fake.runs();
+      assert.equal(runs.length, 3);
+      assert.deepEqual(
+        runs.map((r) => r.tags["uetai.runId"]).sort(),
+        ["bob's-run", "bobs-run", 'say-"hi"'],
+      );
+      assert.ok(runs.every((r) => r.metrics.length === 1));
+    });
+  });
+});
+
 describe("MLflow experiments and runs", () => {
   it("get-or-create: racing creators share one experiment", async () => {
     await withFake(async (setup) => {
@@ -458,6 +550,27 @@ describe("MlflowClient: the raw API", () => {
 });
 
 describe("MLflow configuration", () => {
+  it("an unreachable server with credentials in its URL: no error holds the password", async () => {
+    const errors: Error[] = [];
+    const logger = new MlflowLogger({
+      trackingUri: "http://admin:s3cret-pw@127.0.0.1:1",
+      experimentName: "x",
+      spool: "memory",
+      exitFlushTimeoutMs: 0,
+      retry: { initialDelayMs: 5, maxDelayMs: 10 },
+      onError: ({ error }) => errors.push(error),
+      env: {},
+    });
+    logger.log({ x: 1 }, { step: 0 });
+    await logger.end({ timeoutMs: 300 });
+    assert.ok(errors.length > 0);
+    for (const error of errors) {
+      for (let e: unknown = error; e instanceof Error; e = e.cause) {
+        assert.ok(!e.message.includes("s3cret"), e.message);
+      }
+    }
+  });
+
   it("a missing or non-http tracking URI is a clear TypeError; credentials never appear", () => {
     assert.throws(
       () => new MlflowLogger({ env: {} }),

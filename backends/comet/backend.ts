@@ -34,6 +34,7 @@ import {
   parameterValue,
 } from "./encode.ts";
 import { RateLimiter } from "./rate_limiter.ts";
+import { eventIdentity, sendInUnits } from "../../pipeline/units.ts";
 import { createHash, toHex } from "../../artifact/hash.ts";
 import { CometArtifactStore } from "./artifacts.ts";
 
@@ -198,76 +199,29 @@ export class CometBackend implements Backend {
    * @param signal Aborted when the pipeline gives up on this attempt.
    * @returns The outcome; never throws.
    */
-  async send(
+  send(
     batch: readonly TrackingEvent[],
     signal: AbortSignal,
   ): Promise<SendResult> {
-    let done = 0;
-    while (done < batch.length) {
-      const first = batch[done];
-      let end = done + 1;
-      if (first.kind === "metric" || first.kind === "param") {
-        while (
-          end < batch.length && batch[end].kind === first.kind &&
-          batch[end].runId === first.runId &&
-          end - done < COMET_MAX_BATCH_VALUES
-        ) end++;
-      }
-      const unit = batch.slice(done, end);
-      // Delivered by an attempt the pipeline abandoned (its timeout fired
-      // after this unit went through): not sent twice.
-      if (this.#delivered.has(identity(unit[unit.length - 1]))) {
-        done = end;
-        continue;
-      }
-      const waitMs = this.#reserve(unit);
-      if (waitMs > 0) {
-        return { status: "throttled", retryAfterMs: waitMs, acked: done };
-      }
-      try {
-        await this.#sendUnit(unit, signal);
-        this.#delivered.add(identity(unit[unit.length - 1]));
-      } catch (error) {
-        return this.#failed(error, signal, done, unit.length);
-      }
-      done = end;
-    }
-    // Everything is acknowledged now: nothing left to skip.
-    this.#delivered.clear();
-    return { status: "success" };
-  }
-
-  #failed(
-    error: unknown,
-    signal: AbortSignal,
-    acked: number,
-    unitLength: number,
-  ): SendResult {
-    if (signal.aborted) {
-      const reason = signal.reason;
-      return {
-        status: "retryable",
-        acked,
-        error: reason instanceof Error ? reason : new Error(String(reason)),
-      };
-    }
-    const failure = error instanceof Error ? error : new Error(String(error));
-    // Final: Comet refused it (400, 401, 403, ...) or it cannot be encoded
-    // (a TypeError naming the value). Anything else may pass next time.
-    const retryable = failure instanceof BackendError
-      ? failure.retryable
-      : !(failure instanceof TypeError || failure instanceof RangeError);
-    if (retryable) {
-      return {
-        status: "retryable",
-        acked,
-        error: failure,
-        retryAfterMs: failure instanceof CometApiError
-          ? failure.retryAfterMs
-          : undefined,
-      };
-    }
-    return { status: "failure", acked, rejected: unitLength, error: failure };
+    return sendInUnits(batch, signal, {
+      cut: (events, start) => {
+        const first = events[start];
+        let end = start + 1;
+        if (first.kind === "metric" || first.kind === "param") {
+          while (
+            end < events.length && events[end].kind === first.kind &&
+            events[end].runId === first.runId &&
+            end - start < COMET_MAX_BATCH_VALUES
+          ) end++;
+        }
+        return end;
+      },
+      reserve: (unit) => this.#reserve(unit),
+      send: (unit, unitSignal) => this.#sendUnit(unit, unitSignal),
+      delivered: this.#delivered,
+      retryAfterMs: (error) =>
+        error instanceof CometApiError ? error.retryAfterMs : undefined,
+    });
   }
 
   /**
@@ -636,11 +590,6 @@ export class CometBackend implements Backend {
   }
 }
 
-/** Identifies an event across attempts (and across sessions of a resumed run). */
-function identity(event: TrackingEvent): string {
-  return `${event.runId}\u0000${event.seq}\u0000${event.timestampMs}`;
-}
-
 /**
  * A media event's asset id: 32 hex digits derived from the event, so a
  * retried upload replaces the first one instead of adding a copy, and a
@@ -648,7 +597,7 @@ function identity(event: TrackingEvent): string {
  */
 function eventAssetId(event: MediaEvent): string {
   const hash = createHash("sha256");
-  hash.update(new TextEncoder().encode(identity(event)));
+  hash.update(new TextEncoder().encode(eventIdentity(event)));
   return toHex(hash.digest()).slice(0, 32);
 }
 

@@ -23,7 +23,7 @@ import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
 import { abortableSleep, backoffDelayMs } from "../../pipeline/retry.ts";
 import { MlflowApiError, type MlflowHttp } from "./http.ts";
 import type { MlflowRunInfo } from "./backend.ts";
-import { keyPath } from "./encode.ts";
+import { keyPath, quoteFilterValue } from "./encode.ts";
 
 const UPLOAD_ATTEMPTS = 4;
 const LATEST_TAG = "uetai.latest";
@@ -392,12 +392,14 @@ export class MlflowArtifactStore implements ArtifactStore {
     return this.#serial(async () => {
       const version = mlflowVersion(manifest.name, manifest.version);
       const uses = await this.listUses(manifest.name, manifest.version);
+      // The tag has a size limit: the latest 500 uses are kept.
+      const kept = [...uses, usedBy].slice(-500);
       await this.#http.json("POST", "model-versions/set-tag", {
         body: {
           name: manifest.name,
           version,
           key: "uetai.uses",
-          value: JSON.stringify([...uses, usedBy]),
+          value: JSON.stringify(kept),
         },
       });
     });
@@ -461,13 +463,15 @@ export class MlflowArtifactStore implements ArtifactStore {
         next_page_token?: string;
       }>("GET", "model-versions/search", {
         query: {
-          filter: `name='${name.replaceAll("'", "")}'`,
+          filter: `name=${quoteFilterValue(name)}`,
           max_results: 10000,
           page_token: pageToken,
         },
       });
       all.push(...(page.model_versions ?? []));
-      pageToken = page.next_page_token;
+      pageToken = page.model_versions?.length
+        ? page.next_page_token
+        : undefined;
     } while (pageToken);
     return all
       .sort((a, b) => Number(a.version) - Number(b.version))
@@ -528,7 +532,11 @@ export class MlflowArtifactStore implements ArtifactStore {
         { backend: "mlflow", artifact: name, version: `v${version}` },
       );
     }
-    const response = await this.#http.getArtifact(`${folder}/manifest.json`);
+    // Bounded: the store's calls wait on one another.
+    const response = await this.#http.getArtifact(
+      `${folder}/manifest.json`,
+      AbortSignal.timeout(120_000),
+    );
     const stored = JSON.parse(await response.text()) as StoredManifest;
     const files = sortEntries(
       stored.files.map(({ path, size, sha256, md5 }) => ({

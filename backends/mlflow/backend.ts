@@ -23,12 +23,17 @@ import {
   type BatchableEvent,
   cutLogBatches,
   isBatchable,
+  keyProblem,
   type LogBatchBody,
   mediaLayout,
+  MLFLOW_BATCH_LIMITS,
   paramText,
+  quoteFilterValue,
   tagKey,
 } from "./encode.ts";
 import { MlflowArtifactStore } from "./artifacts.ts";
+import { MlflowClient } from "./client.ts";
+import { eventIdentity, sendInUnits } from "../../pipeline/units.ts";
 
 /** The tag holding the uetai run id, so a run can be found again after a crash. */
 export const RUN_ID_TAG = "uetai.runId";
@@ -85,7 +90,8 @@ export class MlflowParamChangedError extends MlflowApiError {
 }
 
 interface RunState {
-  project: string;
+  /** The experiment name, when known (unknown for a run replayed from a spool). */
+  project?: string;
   info?: MlflowRunInfo;
   creating?: Promise<MlflowRunInfo>;
   imagesTagged: boolean;
@@ -151,6 +157,7 @@ export class MlflowBackend implements Backend {
   #experiments = new Map<string, Promise<string>>();
   #artifactStores = new Map<string, MlflowArtifactStore>();
   #delivered = new Set<string>();
+  #ambiguous = new Set<string>();
 
   /**
    * Creates the backend. Nothing is sent until the first batch.
@@ -233,45 +240,17 @@ export class MlflowBackend implements Backend {
    * @param signal Aborted when the pipeline gives up on this attempt.
    * @returns The outcome; never throws.
    */
-  async send(
+  send(
     batch: readonly TrackingEvent[],
     signal: AbortSignal,
   ): Promise<SendResult> {
-    let done = 0;
-    while (done < batch.length) {
-      const first = batch[done];
-      let end = done + 1;
-      if (isBatchable(first)) {
-        const params = first.kind === "param";
-        while (
-          end < batch.length && batch[end].runId === first.runId &&
-          isBatchable(batch[end]) &&
-          (batch[end].kind === "param") === params
-        ) end++;
-      }
-      const unit = batch.slice(done, end);
-      if (this.#delivered.has(identity(unit[unit.length - 1]))) {
-        done = end;
-        continue;
-      }
-      try {
-        const rejected = await this.#sendUnit(unit, signal);
-        if (rejected) {
-          return {
-            status: "failure",
-            acked: done + rejected.index,
-            rejected: 1,
-            error: rejected.error,
-          };
-        }
-        this.#delivered.add(identity(unit[unit.length - 1]));
-      } catch (error) {
-        return this.#failed(error, signal, done, unit.length);
-      }
-      done = end;
-    }
-    this.#delivered.clear();
-    return { status: "success" };
+    return sendInUnits(batch, signal, {
+      cut: (events, start) => this.#cut(events, start),
+      send: (unit, unitSignal) => this.#sendUnit(unit, unitSignal),
+      delivered: this.#delivered,
+      retryAfterMs: (error) =>
+        error instanceof MlflowApiError ? error.retryAfterMs : undefined,
+    });
   }
 
   /**
@@ -300,36 +279,34 @@ export class MlflowBackend implements Backend {
     return Promise.resolve();
   }
 
-  #failed(
-    error: unknown,
-    signal: AbortSignal,
-    acked: number,
-    unitLength: number,
-  ): SendResult {
-    if (signal.aborted) {
-      const reason = signal.reason;
-      return {
-        status: "retryable",
-        acked,
-        error: reason instanceof Error ? reason : new Error(String(reason)),
-      };
+  /**
+   * Where the unit starting at `start` ends: one `runs/log-batch` body of
+   * consecutive metrics, tags and renames of a run (or of parameters), cut
+   * before an event whose key MLflow would refuse (it is then a unit alone,
+   * refused alone); anything else is a unit of one.
+   */
+  #cut(events: readonly TrackingEvent[], start: number): number {
+    const first = events[start];
+    if (!isBatchable(first) || keyProblem(first) !== undefined) {
+      return start + 1;
     }
-    const failure = error instanceof Error ? error : new Error(String(error));
-    const retryable = failure instanceof BackendError
-      ? failure.retryable
-      : !(failure instanceof TypeError || failure instanceof RangeError ||
-        failure instanceof SyntaxError);
-    if (retryable) {
-      return {
-        status: "retryable",
-        acked,
-        error: failure,
-        retryAfterMs: failure instanceof MlflowApiError
-          ? failure.retryAfterMs
-          : undefined,
-      };
+    if (first.kind === "tag" && first.tags.length > MLFLOW_BATCH_LIMITS.tags) {
+      return start + 1;
     }
-    return { status: "failure", acked, rejected: unitLength, error: failure };
+    const params = first.kind === "param";
+    let end = start + 1;
+    while (
+      end < events.length && events[end].runId === first.runId &&
+      isBatchable(events[end]) &&
+      (events[end].kind === "param") === params &&
+      keyProblem(events[end] as BatchableEvent) === undefined &&
+      end - start < MLFLOW_BATCH_LIMITS.items
+    ) end++;
+    const [body] = cutLogBatches(
+      events.slice(start, end) as BatchableEvent[],
+      "",
+    );
+    return start + body.count;
   }
 
   /** Sends a unit; returns the one parameter MLflow refused, if any. */
@@ -339,15 +316,39 @@ export class MlflowBackend implements Backend {
   ): Promise<{ index: number; error: Error } | undefined> {
     const first = unit[0];
     if (isBatchable(first)) {
+      const problem = keyProblem(first);
+      if (problem !== undefined) {
+        throw new BackendError(problem, {
+          backend: "mlflow",
+          retryable: false,
+        });
+      }
       const info = await this.#info(first.runId, signal);
       if (first.kind === "param") {
         return await this.#sendParams(unit as ParamEvent[], info, signal);
       }
-      for (
-        const { body } of cutLogBatches(unit as BatchableEvent[], info.runId)
+      if (
+        first.kind === "tag" && first.tags.length > MLFLOW_BATCH_LIMITS.tags
       ) {
-        await this.#logBatch(body, signal);
+        // More labels than one body holds: several bodies (tags are
+        // last-write-wins, so a repeat is harmless).
+        for (let i = 0; i < first.tags.length; i += MLFLOW_BATCH_LIMITS.tags) {
+          await this.#logBatch({
+            run_id: info.runId,
+            metrics: [],
+            params: [],
+            tags: first.tags.slice(i, i + MLFLOW_BATCH_LIMITS.tags).map((
+              tag,
+            ) => ({
+              key: tagKey(tag),
+              value: "true",
+            })),
+          }, signal);
+        }
+        return undefined;
       }
+      const [{ body }] = cutLogBatches(unit as BatchableEvent[], info.runId);
+      await this.#logMetricsOnce(unit, body, signal);
       return undefined;
     }
     switch (first.kind) {
@@ -366,15 +367,75 @@ export class MlflowBackend implements Backend {
     }
   }
 
+  /**
+   * Sends a body with metrics so that a resend never duplicates points:
+   * when an earlier attempt got no answer (the server may have stored it),
+   * the metric history is read first and the body skipped if its first
+   * point is there (MLflow stores a body whole or not at all).
+   */
+  async #logMetricsOnce(
+    unit: readonly TrackingEvent[],
+    body: LogBatchBody,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const id = eventIdentity(unit[unit.length - 1]);
+    const point = body.metrics[0];
+    if (point && this.#ambiguous.has(id)) {
+      const stored = await this.#storedPoint(body.run_id, point, signal);
+      this.#ambiguous.delete(id);
+      if (stored) return;
+    }
+    try {
+      await this.#logBatch(body, signal);
+    } catch (error) {
+      const unanswered = signal.aborted ||
+        (error instanceof MlflowApiError && error.status === undefined);
+      if (point && unanswered) {
+        if (this.#ambiguous.size > 10_000) this.#ambiguous.clear();
+        this.#ambiguous.add(id);
+      }
+      throw error;
+    }
+  }
+
+  async #storedPoint(
+    runId: string,
+    point: LogBatchBody["metrics"][number],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#http.json<{
+        metrics?: { step?: number; timestamp?: number }[];
+        next_page_token?: string;
+      }>("GET", "metrics/get-history", {
+        query: {
+          run_id: runId,
+          metric_key: point.key,
+          max_results: 25000,
+          page_token: pageToken,
+        },
+        signal,
+      });
+      const metrics = page.metrics ?? [];
+      if (
+        metrics.some((m) =>
+          (m.step ?? 0) === point.step && m.timestamp === point.timestamp
+        )
+      ) return true;
+      pageToken = metrics.length > 0 ? page.next_page_token : undefined;
+    } while (pageToken);
+    return false;
+  }
+
   async #sendParams(
     params: readonly ParamEvent[],
     info: MlflowRunInfo,
     signal: AbortSignal,
   ): Promise<{ index: number; error: Error } | undefined> {
     try {
-      for (const { body } of cutLogBatches(params, info.runId)) {
-        await this.#logBatch(body, signal);
-      }
+      const [{ body }] = cutLogBatches(params, info.runId);
+      await this.#logBatch(body, signal);
       return undefined;
     } catch (error) {
       if (!isParamChange(error)) throw error;
@@ -510,19 +571,22 @@ export class MlflowBackend implements Backend {
     });
   }
 
-  #info(runId: string, _signal: AbortSignal): Promise<MlflowRunInfo> {
+  #info(runId: string, signal: AbortSignal): Promise<MlflowRunInfo> {
     const state = this.#state(runId, undefined);
     if (state.info) return Promise.resolve(state.info);
     // A run this process did not start: replayed from a dead process's
     // spool (found by its tag), or resumed by its MLflow id.
-    return this.#ensureRun(runId, state.project, { existing: false });
+    return abortable(
+      this.#ensureRun(runId, state.project, { existing: false }),
+      signal,
+    );
   }
 
   #state(runId: string, project: string | undefined): RunState {
     let state = this.#runs.get(runId);
     if (!state) {
       state = {
-        project: project ?? this.#config.experimentName ?? "Default",
+        project: project ?? this.#config.experimentName,
         imagesTagged: false,
         startApplied: false,
       };
@@ -535,7 +599,7 @@ export class MlflowBackend implements Backend {
 
   #ensureRun(
     runId: string,
-    project: string,
+    project: string | undefined,
     how: CreateRun,
   ): Promise<MlflowRunInfo> {
     const state = this.#state(runId, project);
@@ -563,31 +627,39 @@ export class MlflowBackend implements Backend {
       );
       return readRun(answer.run, `run ${runId}`);
     }
-    const experimentId = await this.experimentId(state.project);
-    // Created by an earlier attempt (whose answer was lost) or by a process
-    // that died: found by its tag, never created twice. A run replayed from
-    // a spool has no project with it: then every experiment is searched.
-    const found = await this.#findTagged(
-      runId,
-      how.start ? [experimentId] : await this.#allExperimentIds(experimentId),
-    );
-    if (found) return found;
-    if (!how.start && /^[0-9a-f]{32}$/.test(runId)) {
-      // A resumed MLflow run (its own id, without our tag).
-      try {
-        const answer = await this.#http.json<{ run?: RawRun }>(
-          "GET",
-          "runs/get",
-          { query: { run_id: runId } },
-        );
-        return readRun(answer.run, `run ${runId}`);
-      } catch (error) {
-        if (
-          !(error instanceof MlflowApiError) ||
-          error.errorCode !== "RESOURCE_DOES_NOT_EXIST"
-        ) throw error;
+    if (state.project === undefined) {
+      // Replayed from a spool without its run_start: the run exists (its
+      // start was delivered by the process that died), in some experiment.
+      const ids = (await new MlflowClient(this.#http).searchExperiments())
+        .map((e) => e.experiment_id);
+      const found = await this.#findTagged(runId, ids);
+      if (found) return found;
+      if (/^[0-9a-f]{32}$/.test(runId)) {
+        // A resumed MLflow run: its own id, without our tag.
+        try {
+          return readRun(
+            (await new MlflowClient(this.#http).getRun(runId)) as RawRun,
+            `run ${runId}`,
+          );
+        } catch (error) {
+          if (
+            !(error instanceof MlflowApiError) ||
+            error.errorCode !== "RESOURCE_DOES_NOT_EXIST"
+          ) throw error;
+        }
       }
+      throw new BackendError(
+        `Cannot find the MLflow run of uetai run ${
+          JSON.stringify(runId)
+        }: no active run is tagged ${RUN_ID_TAG}=${runId} (was it deleted?)`,
+        { backend: "mlflow", retryable: false },
+      );
     }
+    const experimentId = await this.experimentId(state.project);
+    // Created by an earlier attempt whose answer was lost: found by its tag,
+    // never created twice.
+    const found = await this.#findTagged(runId, [experimentId]);
+    if (found) return found;
     const start = how.start;
     const tags = [
       { key: RUN_ID_TAG, value: runId },
@@ -628,7 +700,7 @@ export class MlflowBackend implements Backend {
         {
           body: {
             experiment_ids: experimentIds.slice(i, i + 100),
-            filter: `tags.\`${RUN_ID_TAG}\` = '${runId.replaceAll("'", "")}'`,
+            filter: `tags.\`${RUN_ID_TAG}\` = ${quoteFilterValue(runId)}`,
             run_view_type: "ACTIVE_ONLY",
             max_results: 1,
           },
@@ -639,29 +711,6 @@ export class MlflowBackend implements Backend {
       }
     }
     return undefined;
-  }
-
-  async #allExperimentIds(first: string): Promise<string[]> {
-    const ids = [first];
-    let pageToken: string | undefined;
-    do {
-      const page = await this.#http.json<{
-        experiments?: { experiment_id?: string }[];
-        next_page_token?: string;
-      }>("POST", "experiments/search", {
-        body: {
-          max_results: 1000,
-          view_type: "ACTIVE_ONLY",
-          ...(pageToken ? { page_token: pageToken } : {}),
-        },
-      });
-      for (const experiment of page.experiments ?? []) {
-        const id = experiment.experiment_id;
-        if (typeof id === "string" && !ids.includes(id)) ids.push(id);
-      }
-      pageToken = page.next_page_token;
-    } while (pageToken);
-    return ids;
   }
 
   async #getOrCreateExperiment(name: string): Promise<string> {
@@ -751,12 +800,19 @@ function readRun(run: RawRun | undefined, what: string): MlflowRunInfo {
   };
 }
 
+/** Waits for a shared promise, or stops waiting when the signal aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
 function isParamChange(error: unknown): boolean {
   return error instanceof MlflowApiError && error.status === 400 &&
     /Changing param values is not allowed/.test(error.message);
-}
-
-/** Identifies an event across attempts. */
-function identity(event: TrackingEvent): string {
-  return `${event.runId}\u0000${event.seq}\u0000${event.timestampMs}`;
 }

@@ -201,7 +201,7 @@ export class MlflowClient {
         },
       });
       out.push(...(page.experiments ?? []));
-      pageToken = page.next_page_token;
+      pageToken = page.experiments?.length ? page.next_page_token : undefined;
     } while (pageToken);
     return out;
   }
@@ -243,7 +243,7 @@ export class MlflowClient {
         },
       });
       out.push(...(page.runs ?? []));
-      pageToken = page.next_page_token;
+      pageToken = page.runs?.length ? page.next_page_token : undefined;
     } while (pageToken && out.length < max);
     return out;
   }
@@ -272,7 +272,9 @@ export class MlflowClient {
         },
       });
       out.push(...(page.metrics ?? []));
-      pageToken = page.next_page_token;
+      // An empty page with a token (MLflow's answer without max_results)
+      // would loop forever.
+      pageToken = page.metrics?.length ? page.next_page_token : undefined;
     } while (pageToken);
     return out;
   }

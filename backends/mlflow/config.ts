@@ -89,20 +89,25 @@ export function resolveMlflowConfig(
     url = undefined;
   }
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    // Only the scheme and host are shown: the rest may hold a password.
     throw new TypeError(
-      `${ACTION}: the tracking URI must be an http(s) URL of a tracking server (current value: ${
-        JSON.stringify(
-          url ? `${url.protocol}//${url.host}${url.pathname}` : uri,
-        )
+      `${ACTION}: the tracking URI must be an http(s) URL of a tracking server, such as "http://127.0.0.1:5000" (current value: ${
+        url ? JSON.stringify(`${url.protocol}//${url.hostname}`) : "not a URL"
       }); local "file:" stores and "databricks" are not supported`,
     );
   }
   let auth = options.auth;
   if (url.username !== "" || url.password !== "") {
-    auth ??= {
-      username: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-    };
+    try {
+      auth ??= {
+        username: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+      };
+    } catch {
+      throw new TypeError(
+        `${ACTION}: the credentials in the tracking URI are not valid percent-encoding; pass 'auth' or set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead`,
+      );
+    }
     url.username = "";
     url.password = "";
   }

@@ -90,6 +90,30 @@ export function paramText(value: ParamValue): string {
 const KEY_CHARS = /[^\w./\- :]/g;
 
 /**
+ * Why MLflow would refuse an event's metric or parameter key (its rules in
+ * `validation.py`: at most 250 of `[A-Za-z0-9_ - . / : space]`, a normal
+ * path: no empty, `.` or `..` segment), or `undefined` when it is fine.
+ * Tags and renames always have valid keys.
+ *
+ * @param event A batchable event.
+ * @returns The problem, naming the key, or `undefined`.
+ */
+export function keyProblem(event: BatchableEvent): string | undefined {
+  if (event.kind !== "metric" && event.kind !== "param") return undefined;
+  const key = event.key;
+  const valid = key.length > 0 && key.length <= 250 &&
+    /^[\w./\- :]+$/.test(key) &&
+    !key.split("/").some((part) =>
+      part === "" || part === "." || part === ".."
+    );
+  return valid
+    ? undefined
+    : `Cannot log ${event.kind} ${
+      JSON.stringify(key)
+    } to MLflow: keys must be 1 to 250 letters, digits, '_', '-', '.', ' ', ':' or '/', without empty, '.' or '..' path segments`;
+}
+
+/**
  * A run tag's key for a uetai tag (a label): MLflow's key characters
  * (letters, digits, `_ - . / : space`), others replaced by `_`, at most 250.
  *
@@ -344,4 +368,30 @@ export function mediaLayout(event: MediaEvent): MediaLayout {
     default:
       return at(`media/${segment(event.mediaType)}`, ext, event.data);
   }
+}
+
+/**
+ * A string literal for MLflow's search filters: in single quotes, or double
+ * quotes when it holds a single quote (MLflow's filter syntax has no
+ * escapes).
+ *
+ * @param value The value.
+ * @returns The literal.
+ * @throws {TypeError} When it holds both kinds of quote.
+ *
+ * @example
+ * ```ts
+ * import { quoteFilterValue } from "@uetai/uetai/mlflow";
+ * import assert from "node:assert/strict";
+ * assert.equal(quoteFilterValue("bob's-run"), `"bob's-run"`);
+ * ```
+ */
+export function quoteFilterValue(value: string): string {
+  if (!value.includes("'")) return `'${value}'`;
+  if (!value.includes('"')) return `"${value}"`;
+  throw new TypeError(
+    `Cannot search MLflow for ${
+      JSON.stringify(value)
+    }: a value with both ' and " cannot be written in its filter syntax`,
+  );
 }

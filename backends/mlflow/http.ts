@@ -53,7 +53,7 @@ export class MlflowApiError extends BackendError {
       status,
       retryable: options.retryable ??
         (status === undefined || status === 408 || status === 429 ||
-          status >= 500),
+          (status >= 500 && status !== 501)),
       cause: options.cause,
     });
     this.name = "MlflowApiError";
@@ -93,6 +93,14 @@ export interface MlflowRequestOptions {
 
 const encoder = new TextEncoder();
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
  * Talks to an MLflow tracking server: the REST API under
  * `/api/2.0/mlflow/` and the artifact proxy under
@@ -121,8 +129,19 @@ export class MlflowHttp {
    * @param options Server, credentials and timeout.
    */
   constructor(options: MlflowHttpOptions) {
-    this.#base = options.trackingUri.replace(/\/+$/, "");
-    const auth = options.auth;
+    // Credentials never stay in the URL (it appears in messages): they move
+    // to the Authorization header.
+    const url = new URL(options.trackingUri);
+    let auth = options.auth;
+    if (url.username !== "" || url.password !== "") {
+      auth ??= {
+        username: safeDecode(url.username),
+        password: safeDecode(url.password),
+      };
+      url.username = "";
+      url.password = "";
+    }
+    this.#base = url.href.replace(/\/+$/, "");
     this.#authorization = auth === undefined
       ? undefined
       : "token" in auth
@@ -146,7 +165,7 @@ export class MlflowHttp {
    * @throws {TypeError} When the URI is not served by the proxy.
    */
   artifactUrl(uri: string): string {
-    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(uri);
+    const match = /^mlflow-artifacts:(?:\/\/([^/]*))?\/(.*)$/.exec(uri);
     if (!match) {
       throw new TypeError(
         `Cannot reach artifact ${
@@ -154,10 +173,14 @@ export class MlflowHttp {
         } through MLflow's artifact proxy: expected an "mlflow-artifacts:/..." URI (is the server run with --serve-artifacts?)`,
       );
     }
-    const path = match[1].split("/").filter((s) => s !== "").map(
+    const path = match[2].split("/").filter((s) => s !== "").map(
       encodeURIComponent,
     ).join("/");
-    return `${this.#base}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+    // `mlflow-artifacts://host:port/...` names another server (same scheme).
+    const base = match[1]
+      ? `${new URL(this.#base).protocol}//${match[1]}`
+      : this.#base;
+    return `${base}/api/2.0/mlflow-artifacts/artifacts/${path}`;
   }
 
   /**

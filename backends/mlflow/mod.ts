@@ -59,6 +59,7 @@ export {
   imageKey,
   isBatchable,
   keyPath,
+  keyProblem,
   type LogBatchBody,
   type MediaFile,
   type MediaLayout,
@@ -67,6 +68,7 @@ export {
   type MlflowNumber,
   mlflowNumber,
   paramText,
+  quoteFilterValue,
   tagKey,
 } from "./encode.ts";
 export type { UploadBody } from "../../artifact/http.ts";
