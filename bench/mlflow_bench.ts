@@ -8,6 +8,7 @@
 //     batches, so the caller sends 1000 points a request (more is a 400).
 //
 //   deno run -A bench/mlflow_bench.ts [points] [--skip-per-point]
+//   (SPOOL=memory: uetai's queue in memory instead of the default file journal)
 import { FakeMlflow } from "../tests/helpers/fake_mlflow.ts";
 import { MlflowLogger } from "../mod.ts";
 import MLflowNpm from "mlflow";
@@ -59,6 +60,7 @@ async function ours(): Promise<Figure> {
       experimentName: "bench",
       dir,
       exitFlushTimeoutMs: 0,
+      spool: Deno.env.get("SPOOL") === "memory" ? "memory" : "auto",
       env: {},
     });
     const started = performance.now();
