@@ -85,6 +85,7 @@ export {
   type UploadBody,
   uploadBody,
   type UploadOptions,
+  uploadStagedFile,
   type UploadStrategy,
   uploadStrategy,
 } from "./http.ts";

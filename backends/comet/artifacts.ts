@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { uploadStagedFile } from "../../artifact/http.ts";
 import { randomHexId } from "../../runtime/values.ts";
 import type {
   ArtifactDraft,
@@ -20,8 +21,6 @@ import {
   formatVersionSelector,
 } from "../../artifact/names.ts";
 import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
-import { abortableSleep, backoffDelayMs } from "../../pipeline/retry.ts";
-import { verifyingStream } from "../../artifact/streams.ts";
 import { CometApiError, type CometHttp } from "./http.ts";
 import type { CometExperimentInfo } from "./backend.ts";
 import { isExperimentKey } from "./encode.ts";
@@ -30,7 +29,6 @@ import { isExperimentKey } from "./encode.ts";
 const META_KEY = "uetai";
 const NO_ARTIFACT = 624522;
 const NO_VERSION = 624523;
-const UPLOAD_ATTEMPTS = 4;
 
 interface CometVersionDetail {
   artifactVersionId: string;
@@ -559,65 +557,33 @@ export class CometArtifactStore implements ArtifactStore {
     const slash = file.path.lastIndexOf("/");
     const extension = dot > slash + 1 ? file.path.slice(dot + 1) : undefined;
     const assetId = randomHexId();
-    for (let attempt = 1;; attempt++) {
-      const check: { error?: IntegrityError } = {};
-      try {
-        await this.#http.upload(
-          "/clientlib/asset/upload",
-          [
-            {
-              name: "file",
-              filename: "file",
-              value: {
-                size: file.size,
-                open: () => verifyingStream(file, file.open(), check),
-              },
-            },
-            {
-              name: "metadata",
-              value: JSON.stringify({ sha256: file.sha256, md5: file.md5 }),
-            },
-          ],
+    await uploadStagedFile(file, async (body, onProgress) => {
+      await this.#http.upload(
+        "/clientlib/asset/upload",
+        [
+          { name: "file", filename: "file", value: body },
           {
-            auth: "query",
-            query: {
-              experimentId: experiment.experimentKey,
-              projectId: experiment.projectId,
-              runId: experiment.cometRunId,
-              assetId,
-              fileName: file.path,
-              overwrite: "false",
-              extension,
-              artifactVersionId: versionId,
-            },
-            signal: options.signal,
-            onProgress: (bytesDone) =>
-              options.onProgress?.({
-                phase: "upload",
-                file: file.path,
-                bytesDone: Math.min(bytesDone, file.size),
-                bytesTotal: file.size,
-              }),
+            name: "metadata",
+            value: JSON.stringify({ sha256: file.sha256, md5: file.md5 }),
           },
-        );
-        if (check.error) throw check.error;
-        return;
-      } catch (error) {
-        if (check.error) throw check.error;
-        if (
-          options.signal?.aborted || attempt >= UPLOAD_ATTEMPTS ||
-          !(error instanceof CometApiError) || !error.retryable
-        ) throw error;
-        await abortableSleep(
-          backoffDelayMs(attempt, {
-            initialDelayMs: 500,
-            maxDelayMs: 30_000,
-            retryAfterMs: error.retryAfterMs,
-          }),
-          options.signal,
-        );
-      }
-    }
+        ],
+        {
+          auth: "query",
+          query: {
+            experimentId: experiment.experimentKey,
+            projectId: experiment.projectId,
+            runId: experiment.cometRunId,
+            assetId,
+            fileName: file.path,
+            overwrite: "false",
+            extension,
+            artifactVersionId: versionId,
+          },
+          signal: options.signal,
+          onProgress,
+        },
+      );
+    }, options);
   }
 
   async #manifest(name: string, located: Located): Promise<ArtifactManifest> {

@@ -1,4 +1,5 @@
 // This module is browser compatible.
+import { uploadStagedFile } from "../../artifact/http.ts";
 import type {
   ArtifactDraft,
   ArtifactFileEntry,
@@ -18,14 +19,11 @@ import {
   assertArtifactName,
   formatVersionSelector,
 } from "../../artifact/names.ts";
-import { verifyingStream } from "../../artifact/streams.ts";
 import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
-import { abortableSleep, backoffDelayMs } from "../../pipeline/retry.ts";
 import { MlflowApiError, type MlflowHttp } from "./http.ts";
 import type { MlflowRunInfo } from "./backend.ts";
 import { keyPath, quoteFilterValue } from "./encode.ts";
 
-const UPLOAD_ATTEMPTS = 4;
 const LATEST_TAG = "uetai.latest";
 const TYPE_TAG = "uetai.type";
 const encoder = new TextEncoder();
@@ -581,45 +579,20 @@ export class MlflowArtifactStore implements ArtifactStore {
     return manifest;
   }
 
-  async #upload(
+  #upload(
     uri: string,
     file: ArtifactDraft["files"][number],
     options: ArtifactTransferOptions,
   ): Promise<void> {
-    for (let attempt = 1;; attempt++) {
-      const check: { error?: IntegrityError } = {};
-      try {
-        await this.#http.putArtifact(uri, {
-          size: file.size,
-          open: () => verifyingStream(file, file.open(), check),
-        }, {
+    return uploadStagedFile(
+      file,
+      (body, onProgress) =>
+        this.#http.putArtifact(uri, body, {
           signal: options.signal,
-          onProgress: (bytesDone) =>
-            options.onProgress?.({
-              phase: "upload",
-              file: file.path,
-              bytesDone: Math.min(bytesDone, file.size),
-              bytesTotal: file.size,
-            }),
-        });
-        if (check.error) throw check.error;
-        return;
-      } catch (error) {
-        if (check.error) throw check.error;
-        if (
-          options.signal?.aborted || attempt >= UPLOAD_ATTEMPTS ||
-          !(error instanceof MlflowApiError) || !error.retryable
-        ) throw error;
-        await abortableSleep(
-          backoffDelayMs(attempt, {
-            initialDelayMs: 500,
-            maxDelayMs: 30_000,
-            retryAfterMs: error.retryAfterMs,
-          }),
-          options.signal,
-        );
-      }
-    }
+          onProgress,
+        }),
+      options,
+    );
   }
 }
 
