@@ -55,15 +55,16 @@
  *
  * @module
  */
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
 import { Buffer } from "node:buffer";
+import {
+  failStatus,
+  type Fault,
+  headersOf,
+  LoopbackServer,
+} from "./fake_faults.ts";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -941,7 +942,6 @@ function summarize(entries: SummaryEntry[]): Json[] {
   });
 }
 
-type Socket = IncomingMessage["socket"];
 type Auth = "none" | "header" | "query" | "apiKey" | "api_key";
 
 interface Context {
@@ -963,13 +963,8 @@ interface Route {
   handle: (context: Context) => Reply;
 }
 
-interface Fault {
-  kind: "throttle" | "fail" | "hang" | "reset";
-  path: string | RegExp | undefined;
-  remaining: number;
-  status: number;
-  retryAfterS: number;
-}
+/** The faults FakeComet answers itself (hangs and resets are the server's). */
+type AnsweredFault = Fault<"throttle" | "fail">;
 
 interface Project {
   projectId: string;
@@ -1019,6 +1014,11 @@ function ok(json: unknown): Reply {
   return { status: 200, json };
 }
 
+/** The fields of {@linkcode FaultOptions} the queue reads (no `method` here). */
+function target(options: FaultOptions): FaultOptions {
+  return { path: options.path, count: options.count };
+}
+
 // ---------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------
@@ -1050,12 +1050,8 @@ export class FakeComet {
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[] = [];
 
-  #server: Server;
+  #server: LoopbackServer<AnsweredFault["kind"]>;
   #heartbeatMs: number;
-  #sockets: Set<Socket>;
-  #busy: Set<Socket> = new Set();
-  #faults: Fault[] = [];
-  #down = false;
   #routes: Map<string, Route>;
   #experiments: Map<string, FakeExperiment> = new Map();
   #projects: Map<string, Project> = new Map();
@@ -1063,18 +1059,16 @@ export class FakeComet {
   #artifactExtras: Map<string, ArtifactExtras> = new Map();
 
   private constructor(
-    server: Server,
-    sockets: Set<Socket>,
-    port: number,
+    server: LoopbackServer<AnsweredFault["kind"]>,
     options: FakeCometOptions,
   ) {
     this.#server = server;
-    this.#sockets = sockets;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = server.url;
     this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
     this.workspace = options.workspace ?? "ws";
     this.#heartbeatMs = options.heartbeatMs ?? 3000;
     this.#routes = this.#buildRoutes();
+    server.onRequest((request, response) => this.#onRequest(request, response));
   }
 
   /**
@@ -1091,32 +1085,7 @@ export class FakeComet {
       );
     }
     SECRETS.add(apiKey);
-    const started: { fake?: FakeComet } = {};
-    const server = createServer(
-      (request: IncomingMessage, response: ServerResponse) => {
-        if (started.fake === undefined) request.socket.destroy();
-        else started.fake.#onRequest(request, response);
-      },
-    );
-    const sockets = new Set<Socket>();
-    server.on("connection", (socket: Socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-    });
-    server.on(
-      "clientError",
-      (_error: Error, socket: Socket) => socket.destroy(),
-    );
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === "string") {
-      throw new Error("Cannot start the fake Comet server: it has no port");
-    }
-    started.fake = new FakeComet(server, sockets, address.port, options);
-    return started.fake;
+    return new FakeComet(await LoopbackServer.start("Comet"), options);
   }
 
   // ------------------------------------------------------------- faults
@@ -1128,7 +1097,12 @@ export class FakeComet {
    * @param options Which requests, how many, and `retryAfterS` (default 1).
    */
   throttle(options: FaultOptions & { retryAfterS?: number } = {}): void {
-    this.#addFault("throttle", options, 429, options.retryAfterS ?? 1);
+    this.#server.addFault(
+      "throttle",
+      target(options),
+      429,
+      options.retryAfterS ?? 1,
+    );
   }
 
   /**
@@ -1138,13 +1112,8 @@ export class FakeComet {
    * @param options Which requests, how many, and `status` (default 500).
    */
   fail(options: FaultOptions & { status?: number } = {}): void {
-    const status = options.status ?? 500;
-    if (!Number.isInteger(status) || status < 400 || status > 599) {
-      throw new RangeError(
-        `Cannot inject a failure: status ${status} is not 400-599`,
-      );
-    }
-    this.#addFault("fail", options, status, 0);
+    const status = failStatus(options.status ?? 500);
+    this.#server.addFault("fail", target(options), status);
   }
 
   /**
@@ -1154,7 +1123,7 @@ export class FakeComet {
    * @param options Which requests and how many.
    */
   hang(options: FaultOptions = {}): void {
-    this.#addFault("hang", options, 0, 0);
+    this.#server.addFault("hang", target(options));
   }
 
   /**
@@ -1164,8 +1133,7 @@ export class FakeComet {
    * @param options Which requests and how many.
    */
   reset(options: FaultOptions = {}): void {
-    this.#addFault("reset", options, 0, 0);
-    this.#closeIdle();
+    this.#server.addFault("reset", target(options));
   }
 
   /**
@@ -1175,55 +1143,24 @@ export class FakeComet {
    * @param down Whether the server is down.
    */
   setDown(down: boolean): void {
-    this.#down = down;
-    if (down) this.#closeIdle();
+    this.#server.setDown(down);
   }
 
-  /**
-   * Closes the kept-alive connections no request is using. Deno's fetch
-   * silently retries a request once when a reused connection breaks, which
-   * would hide a reset; after this, the request that meets the fault comes
-   * on a fresh connection (and while a reset is pending every answer says
-   * `Connection: close`).
-   */
-  #closeIdle(): void {
-    for (const socket of this.#sockets) {
-      if (!this.#busy.has(socket)) socket.destroy();
-    }
-  }
-
-  #addFault(
-    kind: Fault["kind"],
-    options: FaultOptions,
-    status: number,
-    retryAfterS: number,
-  ): void {
-    const count = options.count ?? 1;
-    if (!Number.isInteger(count) || count < 1) {
-      throw new RangeError(
-        `Cannot add a ${kind} fault: count ${count} is not a positive integer`,
-      );
-    }
-    this.#faults.push({
-      kind,
-      path: options.path,
-      remaining: count,
-      status,
-      retryAfterS,
-    });
-  }
-
-  #takeFault(path: string): Fault | undefined {
-    const index = this.#faults.findIndex((fault) => {
-      if (fault.path === undefined) return true;
-      if (typeof fault.path === "string") return fault.path === path;
-      fault.path.lastIndex = 0;
-      return fault.path.test(path);
-    });
-    if (index < 0) return undefined;
-    const fault = this.#faults[index];
-    if (--fault.remaining === 0) this.#faults.splice(index, 1);
-    return fault;
+  /** Comet's answer to an injected throttle or failure. */
+  #faultReply(fault: AnsweredFault): Reply {
+    return {
+      status: fault.status,
+      json: {
+        msg: fault.kind === "throttle"
+          ? "Too many requests: the experiment is throttled"
+          : `Injected failure: HTTP ${fault.status}`,
+        code: fault.status,
+        sdk_error_code: 0,
+      },
+      headers: fault.kind === "throttle"
+        ? { "retry-after": String(fault.retryAfterS) }
+        : undefined,
+    };
   }
 
   // ------------------------------------------------------------- state
@@ -1262,24 +1199,14 @@ export class FakeComet {
    * @returns When the server is closed.
    */
   async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#server.close();
   }
 
   // ------------------------------------------------------------- plumbing
 
   #onRequest(request: IncomingMessage, response: ServerResponse): void {
-    response.on("error", () => {});
-    request.on("error", () => {});
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined) {
-        headers[name.toLowerCase()] = Array.isArray(value)
-          ? value.join(", ")
-          : value;
-      }
-    }
+    const headers = headersOf(request);
     const record: RecordedRequest = {
       method: request.method ?? "GET",
       path: url.pathname,
@@ -1289,59 +1216,40 @@ export class FakeComet {
       status: 0,
     };
     this.requests.push(record);
-    const socket = request.socket;
-    this.#busy.add(socket);
-    response.on("close", () => this.#busy.delete(socket));
-    if (this.#down) {
-      request.socket.destroy();
-      return;
-    }
-    const chunks: Uint8Array[] = [];
-    request.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = new Uint8Array(Buffer.concat(chunks));
-      this.#recordBody(record, raw);
-      const fault = this.#takeFault(record.path);
-      if (fault?.kind === "hang") return;
-      if (fault?.kind === "reset") {
-        request.socket.destroy();
-        return;
-      }
-      let reply: Reply;
-      if (fault !== undefined) {
-        reply = {
-          status: fault.status,
-          json: {
-            msg: fault.kind === "throttle"
-              ? "Too many requests: the experiment is throttled"
-              : `Injected failure: HTTP ${fault.status}`,
-            code: fault.status,
-            sdk_error_code: 0,
-          },
-          headers: fault.kind === "throttle"
-            ? { "retry-after": String(fault.retryAfterS) }
-            : undefined,
-        };
-      } else {
-        try {
-          reply = this.#dispatch(record, raw);
-        } catch (error) {
-          const httpError = error instanceof HttpError ? error : new HttpError(
-            500,
-            `The fake Comet server failed: ${(error as Error).message}`,
-          );
-          reply = {
-            status: httpError.status,
-            json: {
-              msg: httpError.message,
-              code: httpError.status,
-              sdk_error_code: httpError.sdkErrorCode,
-            },
-          };
-        }
-      }
-      this.#send(response, record, reply);
+    this.#server.serve(request, response, {
+      method: record.method,
+      path: record.path,
+      received: (raw) => this.#recordBody(record, raw),
+      answer: (raw, fault) => {
+        this.#send(
+          response,
+          record,
+          fault === undefined
+            ? this.#reply(record, raw)
+            : this.#faultReply(fault),
+        );
+      },
     });
+  }
+
+  /** Dispatches a request, an error answered in Comet's error body. */
+  #reply(record: RecordedRequest, raw: Uint8Array): Reply {
+    try {
+      return this.#dispatch(record, raw);
+    } catch (error) {
+      const httpError = error instanceof HttpError ? error : new HttpError(
+        500,
+        `The fake Comet server failed: ${(error as Error).message}`,
+      );
+      return {
+        status: httpError.status,
+        json: {
+          msg: httpError.message,
+          code: httpError.status,
+          sdk_error_code: httpError.sdkErrorCode,
+        },
+      };
+    }
   }
 
   /** Best-effort decoding for {@linkcode RecordedRequest}, whatever happens next. */
@@ -1433,9 +1341,8 @@ export class FakeComet {
       body = new TextEncoder().encode(text);
       contentType = "application/json; charset=utf-8";
     }
-    const closing = this.#faults.some((fault) => fault.kind === "reset");
     response.writeHead(reply.status, {
-      ...(closing ? { connection: "close" } : {}),
+      ...(this.#server.resetPending ? { connection: "close" } : {}),
       "content-type": contentType,
       "content-length": String(body.byteLength),
       ...reply.headers,

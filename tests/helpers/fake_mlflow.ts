@@ -102,14 +102,15 @@
  *
  * @module
  */
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { Buffer } from "node:buffer";
+import {
+  failStatus,
+  type Fault,
+  headersOf,
+  LoopbackServer,
+} from "./fake_faults.ts";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -1511,8 +1512,6 @@ function contentTypeGate(headers: Record<string, string>): void {
 // Routing
 // ---------------------------------------------------------------------------
 
-type Socket = IncomingMessage["socket"];
-
 interface Context {
   record: RecordedRequest;
   /** The method, HEAD served as GET. */
@@ -1537,14 +1536,8 @@ interface Reply {
 
 type Handler = (context: Context) => Reply;
 
-interface Fault {
-  kind: "throttle" | "fail" | "deny" | "hang" | "reset";
-  path: string | RegExp | undefined;
-  method: string | undefined;
-  remaining: number;
-  status: number;
-  retryAfterS: number;
-}
+/** The faults FakeMlflow answers itself (hangs and resets are the server's). */
+type AnsweredFault = Fault<"throttle" | "fail" | "deny">;
 
 /** The route key of a decoded path and its `<path>` part. */
 function routeOf(path: string): [string | undefined, string] {
@@ -1612,11 +1605,7 @@ export class FakeMlflow {
   /** The artifact root named in "missing artifact" messages. */
   readonly artifactRoot: string = ARTIFACT_ROOT;
 
-  #server: Server;
-  #sockets: Set<Socket>;
-  #busy: Set<Socket> = new Set();
-  #faults: Fault[] = [];
-  #down = false;
+  #server: LoopbackServer<AnsweredFault["kind"]>;
   #auth: FakeMlflowOptions["auth"];
   #routes: Map<string, Record<string, Handler>>;
   #experiments: Map<string, ExperimentState> = new Map();
@@ -1626,14 +1615,11 @@ export class FakeMlflow {
   #models: Map<string, ModelState> = new Map();
 
   private constructor(
-    server: Server,
-    sockets: Set<Socket>,
-    port: number,
+    server: LoopbackServer<AnsweredFault["kind"]>,
     options: FakeMlflowOptions,
   ) {
     this.#server = server;
-    this.#sockets = sockets;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = server.url;
     this.#auth = options.auth;
     this.#routes = this.#buildRoutes();
     const now = Date.now();
@@ -1646,6 +1632,7 @@ export class FakeMlflow {
       lastUpdateTime: now,
       tags: new Map(),
     });
+    server.onRequest((request, response) => this.#onRequest(request, response));
   }
 
   /**
@@ -1665,32 +1652,7 @@ export class FakeMlflow {
         "Cannot start the fake MLflow server: 'auth' needs a non-empty token, or a username and password",
       );
     }
-    const started: { fake?: FakeMlflow } = {};
-    const server = createServer(
-      (request: IncomingMessage, response: ServerResponse) => {
-        if (started.fake === undefined) request.socket.destroy();
-        else started.fake.#onRequest(request, response);
-      },
-    );
-    const sockets = new Set<Socket>();
-    server.on("connection", (socket: Socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-    });
-    server.on(
-      "clientError",
-      (_error: Error, socket: Socket) => socket.destroy(),
-    );
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === "string") {
-      throw new Error("Cannot start the fake MLflow server: it has no port");
-    }
-    started.fake = new FakeMlflow(server, sockets, address.port, options);
-    return started.fake;
+    return new FakeMlflow(await LoopbackServer.start("MLflow"), options);
   }
 
   // ------------------------------------------------------------- faults
@@ -1702,7 +1664,7 @@ export class FakeMlflow {
    * @param options Which requests, how many, and `retryAfterS` (default 1).
    */
   throttle(options: FaultOptions & { retryAfterS?: number } = {}): void {
-    this.#addFault("throttle", options, 429, options.retryAfterS ?? 1);
+    this.#server.addFault("throttle", options, 429, options.retryAfterS ?? 1);
   }
 
   /**
@@ -1714,13 +1676,7 @@ export class FakeMlflow {
    * @throws {RangeError} When `status` is not 400-599.
    */
   fail(options: FaultOptions & { status?: number } = {}): void {
-    const status = options.status ?? 503;
-    if (!Number.isInteger(status) || status < 400 || status > 599) {
-      throw new RangeError(
-        `Cannot inject a failure: status ${status} is not 400-599`,
-      );
-    }
-    this.#addFault("fail", options, status, 0);
+    this.#server.addFault("fail", options, failStatus(options.status ?? 503));
   }
 
   /**
@@ -1730,7 +1686,7 @@ export class FakeMlflow {
    * @param options Which requests and how many.
    */
   deny(options: FaultOptions = {}): void {
-    this.#addFault("deny", options, 403, 0);
+    this.#server.addFault("deny", options, 403);
   }
 
   /**
@@ -1740,7 +1696,7 @@ export class FakeMlflow {
    * @param options Which requests and how many.
    */
   hang(options: FaultOptions = {}): void {
-    this.#addFault("hang", options, 0, 0);
+    this.#server.addFault("hang", options);
   }
 
   /**
@@ -1750,8 +1706,7 @@ export class FakeMlflow {
    * @param options Which requests and how many.
    */
   reset(options: FaultOptions = {}): void {
-    this.#addFault("reset", options, 0, 0);
-    this.#closeIdle();
+    this.#server.addFault("reset", options);
   }
 
   /**
@@ -1761,54 +1716,10 @@ export class FakeMlflow {
    * @param down Whether the server is down.
    */
   setDown(down: boolean): void {
-    this.#down = down;
-    if (down) this.#closeIdle();
+    this.#server.setDown(down);
   }
 
-  /** Closes kept-alive connections no request is using (see the module notes). */
-  #closeIdle(): void {
-    for (const socket of this.#sockets) {
-      if (!this.#busy.has(socket)) socket.destroy();
-    }
-  }
-
-  #addFault(
-    kind: Fault["kind"],
-    options: FaultOptions,
-    status: number,
-    retryAfterS: number,
-  ): void {
-    const count = options.count ?? 1;
-    if (!Number.isInteger(count) || count < 1) {
-      throw new RangeError(
-        `Cannot add a ${kind} fault: count ${count} is not a positive integer`,
-      );
-    }
-    this.#faults.push({
-      kind,
-      path: options.path,
-      method: options.method?.toUpperCase(),
-      remaining: count,
-      status,
-      retryAfterS,
-    });
-  }
-
-  #takeFault(method: string, path: string): Fault | undefined {
-    const index = this.#faults.findIndex((fault) => {
-      if (fault.method !== undefined && fault.method !== method) return false;
-      if (fault.path === undefined) return true;
-      if (typeof fault.path === "string") return fault.path === path;
-      fault.path.lastIndex = 0;
-      return fault.path.test(path);
-    });
-    if (index < 0) return undefined;
-    const fault = this.#faults[index];
-    if (--fault.remaining === 0) this.#faults.splice(index, 1);
-    return fault;
-  }
-
-  #faultReply(fault: Fault): Reply {
+  #faultReply(fault: AnsweredFault): Reply {
     if (fault.kind === "deny") {
       return {
         status: 403,
@@ -1959,29 +1870,19 @@ export class FakeMlflow {
    * @returns When the server is closed.
    */
   async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#server.close();
   }
 
   // ------------------------------------------------------------- plumbing
 
   #onRequest(request: IncomingMessage, response: ServerResponse): void {
-    response.on("error", () => {});
-    request.on("error", () => {});
     const target = request.url ?? "/";
     const question = target.indexOf("?");
     const path = question < 0 ? target : target.slice(0, question);
     const search = new URLSearchParams(
       question < 0 ? "" : target.slice(question + 1),
     );
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined) {
-        headers[name.toLowerCase()] = Array.isArray(value)
-          ? value.join(", ")
-          : value;
-      }
-    }
+    const headers = headersOf(request);
     const query: Record<string, string | string[]> = {};
     for (const name of new Set(search.keys())) {
       const values = search.getAll(name);
@@ -1998,51 +1899,41 @@ export class FakeMlflow {
       status: 0,
     };
     this.requests.push(record);
-    const socket = request.socket;
-    this.#busy.add(socket);
-    response.on("close", () => this.#busy.delete(socket));
-    if (this.#down) {
-      socket.destroy();
-      return;
-    }
-    const chunks: Uint8Array[] = [];
-    request.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = new Uint8Array(Buffer.concat(chunks));
-      record.bodyBytes = raw.byteLength;
-      if (
-        (headers["content-type"] ?? "").split(";")[0].trim().toLowerCase() ===
-          "application/json"
-      ) {
-        try {
-          record.json = JSON.parse(new TextDecoder().decode(raw));
-        } catch {
-          // Not JSON: the endpoint's own reading decides what happens.
+    this.#server.serve(request, response, {
+      method: record.method,
+      path,
+      received: (raw) => {
+        record.bodyBytes = raw.byteLength;
+        if (
+          (headers["content-type"] ?? "").split(";")[0].trim()
+            .toLowerCase() === "application/json"
+        ) {
+          try {
+            record.json = JSON.parse(new TextDecoder().decode(raw));
+          } catch {
+            // Not JSON: the endpoint's own reading decides what happens.
+          }
         }
-      }
-      const fault = this.#takeFault(record.method, path);
-      if (fault?.kind === "hang") return;
-      if (fault?.kind === "reset") {
-        socket.destroy();
-        return;
-      }
-      let reply: Reply;
-      if (fault !== undefined) {
-        reply = this.#faultReply(fault);
-      } else {
-        try {
-          reply = this.#handle({
-            record,
-            method: record.method === "HEAD" ? "GET" : record.method,
-            body: record.chunked ? new Uint8Array(0) : raw,
-            query: search,
-            rest: "",
-          });
-        } catch (error) {
-          reply = errorReply(error);
+      },
+      answer: (raw, fault) => {
+        let reply: Reply;
+        if (fault !== undefined) {
+          reply = this.#faultReply(fault);
+        } else {
+          try {
+            reply = this.#handle({
+              record,
+              method: record.method === "HEAD" ? "GET" : record.method,
+              body: record.chunked ? new Uint8Array(0) : raw,
+              query: search,
+              rest: "",
+            });
+          } catch (error) {
+            reply = errorReply(error);
+          }
         }
-      }
-      this.#send(response, record, reply);
+        this.#send(response, record, reply);
+      },
     });
   }
 
@@ -2060,9 +1951,8 @@ export class FakeMlflow {
       body = new TextEncoder().encode(JSON.stringify(reply.json ?? {}));
       contentType = "application/json";
     }
-    const closing = this.#faults.some((fault) => fault.kind === "reset");
     response.writeHead(reply.status, {
-      ...(closing ? { connection: "close" } : {}),
+      ...(this.#server.resetPending ? { connection: "close" } : {}),
       "content-type": contentType,
       ...(reply.chunked ? {} : { "content-length": String(body.byteLength) }),
       ...reply.headers,
