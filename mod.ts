@@ -165,6 +165,17 @@ export type {
   SearchRunsOptions,
 } from "./backends/mlflow/mod.ts";
 export {
+  WandbApiError,
+  WandbLogger,
+  type WandbLoggerOptions,
+} from "./backends/wandb/mod.ts";
+export type {
+  WandbBackendOptions,
+  WandbHttp,
+  WandbHttpOptions,
+  WandbRunInfo,
+} from "./backends/wandb/mod.ts";
+export {
   ArtifactNotFoundError,
   BackendError,
   DroppedEventsError,

@@ -329,23 +329,28 @@ function sendWithNodeHttp(
           responseHeaders.append(name, one);
         }
       }
+      // Set once the body ended, failed or was cancelled: nothing more may
+      // reach its controller (a cancelled body's "end" still fires).
+      let ended = false;
       const responseBody = NULL_BODY_STATUSES.has(status)
         ? null
         : new ReadableStream<Uint8Array>({
           start(controller): void {
             response.on("data", (chunk) => {
+              if (ended) return;
               const bytes = chunk as Uint8Array;
               controller.enqueue(
                 new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
               );
               if ((controller.desiredSize ?? 1) <= 0) response.pause();
             });
-            let ended = false;
             response.on("end", () => {
+              if (ended) return;
               ended = true;
               controller.close();
             });
             response.on("error", (error) => {
+              if (ended) return;
               ended = true;
               controller.error(error);
             });
@@ -365,6 +370,7 @@ function sendWithNodeHttp(
             response.resume();
           },
           cancel(): void {
+            ended = true;
             response.destroy();
           },
         }, { highWaterMark: 4 });

@@ -2,14 +2,16 @@
 /**
  * Registers the backends every logger can name without further imports:
  * `local` (the local store, the default where there is a filesystem),
- * `memory`, `comet` (chosen when `COMET_API_KEY` is set) and `mlflow`
- * (chosen when `MLFLOW_TRACKING_URI` names an http(s) server). Imported for its effect by `mod.ts` and `logger/mod.ts`.
+ * `memory`, `comet` (chosen when `COMET_API_KEY` is set), `mlflow`
+ * (chosen when `MLFLOW_TRACKING_URI` names an http(s) server) and `wandb`
+ * (chosen when `WANDB_API_KEY` is set). Imported for its effect by `mod.ts` and `logger/mod.ts`.
  */
 import { registerBackend } from "../logger/registry.ts";
 import { LocalBackend } from "./local/local_backend.ts";
 import { InMemoryBackend } from "./memory/memory_backend.ts";
 import { CometBackend } from "./comet/backend.ts";
 import { MlflowBackend } from "./mlflow/backend.ts";
+import { WandbBackend } from "./wandb/backend.ts";
 
 registerBackend({
   name: "local",
@@ -26,4 +28,11 @@ registerBackend({
   name: "mlflow",
   detect: (env) => /^https?:\/\//.test(env.MLFLOW_TRACKING_URI ?? ""),
   create: ({ env }) => new MlflowBackend({ env }),
+});
+registerBackend({
+  name: "wandb",
+  detect: (env) =>
+    typeof env.WANDB_API_KEY === "string" && env.WANDB_API_KEY !== "",
+  create: ({ env, project }) =>
+    new WandbBackend({ env, replayProject: project }),
 });

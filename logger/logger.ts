@@ -961,7 +961,7 @@ export class Logger {
     dir: string,
     onError: (state: ErrorState) => void,
   ): Backend[] {
-    const context = { env, dir };
+    const context = { env, dir, project: this.#project };
     const build = (spec: Backend | string): Backend => {
       if (typeof spec === "string") return createBackend(spec, context);
       if (

@@ -7,6 +7,12 @@ export interface BackendContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Root folder of the local store and spools, such as `".uetai"`. */
   dir: string;
+  /**
+   * The project of the logger the backend is made for, when made by a
+   * logger (a backend that must find a run again from events replayed
+   * without it, such as W&B, looks there).
+   */
+  project?: string;
 }
 
 /** Makes a backend by name, and recognises its credentials in the environment. */

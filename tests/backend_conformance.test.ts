@@ -11,6 +11,8 @@ import { CometBackend } from "../backends/comet/mod.ts";
 import { type FakeAsset, FakeComet } from "./helpers/fake_comet.ts";
 import { MlflowBackend, RUN_ID_TAG } from "../backends/mlflow/mod.ts";
 import { FakeMlflow } from "./helpers/fake_mlflow.ts";
+import { WandbBackend } from "../backends/wandb/mod.ts";
+import { FakeWandb } from "./helpers/fake_wandb.ts";
 import type { TrackingEvent } from "../event/types.ts";
 import {
   backendConformance,
@@ -310,6 +312,96 @@ backendConformance("MlflowBackend conformance (fake MLflow)", async () => {
         metrics,
         media,
         ended: run.status !== "RUNNING",
+      });
+    },
+    close: () => fake.close(),
+  };
+});
+
+/** The uetai media kind of a W&B history value (tables by their columns). */
+function wandbMedia(
+  value: unknown,
+  files: Record<string, Uint8Array>,
+): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { _type, path } = value as { _type?: string; path?: string };
+  switch (_type) {
+    case "image-file":
+      return "image";
+    case "audio-file":
+      return "audio";
+    case "html-file":
+      return "html";
+    case "graph-file":
+      return "graph";
+    case "histogram":
+      return "histogram";
+    case "table-file": {
+      const columns = JSON.stringify(
+        JSON.parse(new TextDecoder().decode(files[path ?? ""])).columns,
+      );
+      return columns === '["text"]'
+        ? "text"
+        : columns === '["Actual","Predicted","nPredictions"]'
+        ? "confusion_matrix"
+        : columns === '["x","y"]'
+        ? "curve"
+        : "table";
+    }
+    default:
+      return undefined;
+  }
+}
+
+backendConformance("WandbBackend conformance (fake W&B)", async () => {
+  const fake = await FakeWandb.start();
+  const env = { WANDB_API_KEY: fake.apiKey, WANDB_BASE_URL: fake.url };
+  return {
+    createBackend: () => new WandbBackend({ env }),
+    child: { backend: "wandb", env },
+    faults: {
+      throttle: (count) => fake.throttle({ count, retryAfterS: 0 }),
+      fail: (count, status) => fake.fail({ count, status }),
+      setDown: (down) => fake.setDown(down),
+    },
+    artifacts: false,
+    readRun(runId: string): Promise<ConformanceReadBack> {
+      const run = fake.run(runId, CONFORMANCE_PROJECT);
+      if (!run) {
+        return Promise.resolve({
+          name: null,
+          tags: [],
+          params: {},
+          metrics: {},
+          media: [],
+          ended: false,
+        });
+      }
+      const metrics: ConformanceReadBack["metrics"] = {};
+      const media: ConformanceReadBack["media"] = [];
+      for (const row of run.history) {
+        const step = row._step as number;
+        for (const [key, value] of Object.entries(row)) {
+          if (key.startsWith("_")) continue;
+          if (typeof value === "number") {
+            (metrics[key] ??= []).push({ step, value });
+          } else {
+            const mediaType = wandbMedia(value, run.files);
+            if (mediaType) media.push({ key, mediaType, step });
+          }
+        }
+      }
+      const params: Record<string, unknown> = {};
+      for (const [key, entry] of Object.entries(run.config)) {
+        if (key !== "_wandb") params[key] = (entry as { value: unknown }).value;
+      }
+      return Promise.resolve({
+        name: run.displayName,
+        tags: run.tags,
+        params,
+        metrics,
+        media,
+        ended: run.complete,
       });
     },
     close: () => fake.close(),

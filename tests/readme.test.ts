@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { ROOT, scriptCommand } from "./helpers/runtime.ts";
 import { FakeComet } from "./helpers/fake_comet.ts";
 import { FakeMlflow } from "./helpers/fake_mlflow.ts";
+import { FakeWandb } from "./helpers/fake_wandb.ts";
 
 /** Runs a command to its end without blocking this process (a fake server may answer it). */
 function run(
@@ -67,12 +68,20 @@ describe("README", () => {
       const mlflow = code.includes("MlflowLogger")
         ? await FakeMlflow.start()
         : undefined;
+      // W&B examples log to a fake W&B, named by WANDB_BASE_URL.
+      const wandb = code.includes("WandbLogger")
+        ? await FakeWandb.start()
+        : undefined;
       try {
         const file = join(dir, `example_${index}.mts`); // ESM wherever it runs
         await writeFile(file, pointAtCheckout(code));
         const [command, args] = scriptCommand(file);
         const env: Record<string, string | undefined> = { ...process.env };
         if (mlflow) env.MLFLOW_TRACKING_URI = mlflow.url;
+        if (wandb) {
+          env.WANDB_API_KEY = wandb.apiKey;
+          env.WANDB_BASE_URL = wandb.url;
+        }
         if (fake) {
           env.COMET_API_KEY = fake.apiKey;
           env.COMET_WORKSPACE = fake.workspace;
@@ -80,6 +89,12 @@ describe("README", () => {
         }
         const result = await run(command, args, { cwd: dir, env });
         assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+        if (wandb) {
+          assert.ok(
+            wandb.runs().some((run) => run.history.length > 0 && run.complete),
+            "the example's history reached W&B",
+          );
+        }
         if (mlflow) {
           assert.ok(
             mlflow.runs().some((run) => run.metrics.length > 0),
@@ -96,6 +111,7 @@ describe("README", () => {
       } finally {
         await fake?.close();
         await mlflow?.close();
+        await wandb?.close();
         await rm(dir, { recursive: true, force: true });
       }
     });
