@@ -54,6 +54,7 @@ export {
   type BackoffOptions,
   parseRetryAfter,
   type RetryOptions,
+  waitFor,
 } from "./retry.ts";
 export type { Spool, SpoolFactory, SpoolRecord } from "./spool.ts";
 export { MemorySpool, type MemorySpoolOptions } from "./memory_spool.ts";

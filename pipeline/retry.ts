@@ -135,3 +135,35 @@ export function abortableSleep(
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * Waits for a promise shared with other callers, or stops waiting (rejects
+ * with the signal's reason) when this caller's signal aborts; the shared
+ * work goes on for the others.
+ *
+ * @param promise The shared work.
+ * @param signal This caller's signal.
+ * @returns The work's result.
+ *
+ * @example
+ * ```ts
+ * import { waitFor } from "@uetai/uetai/pipeline";
+ * import assert from "node:assert/strict";
+ * assert.equal(await waitFor(Promise.resolve(1)), 1);
+ * await assert.rejects(waitFor(new Promise(() => {}), AbortSignal.abort(new Error("gone"))), /gone/);
+ * ```
+ */
+export function waitFor<T>(
+  promise: Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}

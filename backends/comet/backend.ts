@@ -35,6 +35,7 @@ import {
 } from "./encode.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { eventIdentity, sendInUnits } from "../../pipeline/units.ts";
+import { waitFor } from "../../pipeline/retry.ts";
 import { createHash, toHex } from "../../artifact/hash.ts";
 import { CometArtifactStore } from "./artifacts.ts";
 
@@ -463,15 +464,7 @@ export class CometBackend implements Backend {
     creating.catch(() => {}).finally(() => {
       if (state.creating === creating) state.creating = undefined;
     });
-    if (!signal) return creating;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      creating.then(resolve, reject).finally(() =>
-        signal.removeEventListener("abort", onAbort)
-      );
-    });
+    return waitFor(creating, signal);
   }
 
   async #createExperiment(

@@ -34,6 +34,7 @@ import {
 import { MlflowArtifactStore } from "./artifacts.ts";
 import { MlflowClient } from "./client.ts";
 import { eventIdentity, sendInUnits } from "../../pipeline/units.ts";
+import { waitFor } from "../../pipeline/retry.ts";
 
 /** The tag holding the uetai run id, so a run can be found again after a crash. */
 export const RUN_ID_TAG = "uetai.runId";
@@ -576,7 +577,7 @@ export class MlflowBackend implements Backend {
     if (state.info) return Promise.resolve(state.info);
     // A run this process did not start: replayed from a dead process's
     // spool (found by its tag), or resumed by its MLflow id.
-    return abortable(
+    return waitFor(
       this.#ensureRun(runId, state.project, { existing: false }),
       signal,
     );
@@ -798,18 +799,6 @@ function readRun(run: RawRun | undefined, what: string): MlflowRunInfo {
     experimentId: info.experiment_id,
     artifactUri: info.artifact_uri,
   };
-}
-
-/** Waits for a shared promise, or stops waiting when the signal aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
 
 function isParamChange(error: unknown): boolean {

@@ -13,6 +13,7 @@ import type {
   SendResult,
 } from "../../pipeline/backend.ts";
 import { sendInUnits } from "../../pipeline/units.ts";
+import { waitFor } from "../../pipeline/retry.ts";
 import {
   type Clock,
   systemClock,
@@ -461,15 +462,7 @@ export class WandbBackend implements Backend {
     creating.then((info) => (state.info = info), () => {}).finally(() => {
       if (state.creating === creating) state.creating = undefined;
     });
-    if (!signal) return creating;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      creating.then(resolve, reject).finally(() =>
-        signal.removeEventListener("abort", onAbort)
-      );
-    });
+    return waitFor(creating, signal);
   }
 
   /** Reads what the server holds of the run, then upserts it. */
