@@ -2,8 +2,9 @@
 // captures in ../shared/reference/wandb-captures/ (recorded from the real
 // wandb 0.30.0 SDK) replayed in order and accepted, with the stored runs and
 // artifacts checked; strict file_stream offsets; signed URLs that refuse
-// credentials; GraphQL and artifact semantics; injected faults; 401s; and
-// lenient NaN/Infinity parsing.
+// credentials; GraphQL and artifact semantics (aliases with a stored
+// `latest`, version lists, UpdateArtifact, usedBy/createdBy); injected
+// faults; 401s; and lenient NaN/Infinity parsing.
 //
 // Replay: the captures are one recording (`seq` is global), so each file is
 // replayed on a fresh fake after the files it depends on, interleaved by
@@ -302,6 +303,11 @@ interface LogOptions {
   collection: string;
   files: Record<string, string>;
   aliases?: string[];
+  /**
+   * Ask for `latest` after `aliases`, as the Python client does.
+   * @default {true}
+   */
+  latest?: boolean;
   runName?: string;
   /** Make the manifest lie about one digest. */
   tamper?: boolean;
@@ -330,7 +336,10 @@ async function logArtifact(
       runName,
       digest,
       digestAlgorithm: "MANIFEST_MD5",
-      aliases: [...(o.aliases ?? []), "latest"].map((alias) => ({
+      aliases: [
+        ...(o.aliases ?? []),
+        ...(o.latest === false ? [] : ["latest"]),
+      ].map((alias) => ({
         artifactCollectionName: o.collection,
         alias,
       })),
@@ -1562,6 +1571,533 @@ describe("FakeWandb artifacts", () => {
         },
       });
       assert.equal(wrongType.status, 409);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// latest as a stored alias, version lists, UpdateArtifact, usedBy/createdBy
+// ---------------------------------------------------------------------------
+
+const ADD_ALIASES = `
+mutation AddAliases($artifactID: ID!, $aliases: [ArtifactCollectionAliasInput!]!) {
+  addAliases(input: {artifactID: $artifactID, aliases: $aliases}) { success }
+}`;
+
+const DELETE_ALIASES = `
+mutation DeleteAliases($artifactID: ID!, $aliases: [ArtifactCollectionAliasInput!]!) {
+  deleteAliases(input: {artifactID: $artifactID, aliases: $aliases}) { success }
+}`;
+
+const USE_ARTIFACT = `
+mutation UseArtifact($entityName: String!, $projectName: String!, $runName: String!, $artifactID: ID!) {
+  useArtifact(input: {entityName: $entityName, projectName: $projectName, runName: $runName, artifactID: $artifactID}) { artifact { id } }
+}`;
+
+const VERSIONS = `
+query ArtifactVersions($entity: String, $project: String!, $collection: String!, $first: Int, $cursor: String, $order: String) {
+  project(name: $project, entityName: $entity) {
+    artifactCollection(name: $collection) {
+      latestArtifact { id }
+      artifacts(first: $first, after: $cursor, order: $order) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        edges { cursor node { id state versionIndex digest aliases { alias } } }
+      }
+    }
+  }
+}`;
+
+/** The Python public API's version list (`ArtifactCollection.artifacts()`). */
+const PROJECT_ARTIFACTS = `
+query ProjectArtifacts($entity: String!, $project: String!, $type: String!, $collection: String!, $cursor: String, $perPage: Int = 50, $order: String, $filters: JSONString) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) {
+      artifactCollection(name: $collection) {
+        name
+        artifacts(filters: $filters, after: $cursor, first: $perPage, order: $order) {
+          totalCount
+          edges { version cursor node { id versionIndex state } }
+          pageInfo { endCursor hasNextPage }
+        }
+      }
+    }
+  }
+}`;
+
+const UPDATE_ARTIFACT = `
+mutation UpdateArtifact($artifactID: ID!, $description: String, $metadata: JSONString) {
+  updateArtifact(input: {artifactID: $artifactID, description: $description, metadata: $metadata}) {
+    artifact { id metadata description }
+  }
+}`;
+
+const USED_BY = `
+query ArtifactUsedBy($id: ID!, $first: Int, $after: String) {
+  artifact(id: $id) {
+    usedBy(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { name displayName project { name entityName } } }
+    }
+  }
+}`;
+
+const CREATED_BY = `
+query ArtifactCreatedBy($id: ID!) {
+  artifact(id: $id) {
+    createdBy {
+      __typename
+      ... on Run { name displayName project { name entityName } }
+    }
+  }
+}`;
+
+function aliasNames(artifact: { aliases: { alias: string }[] }): string[] {
+  return artifact.aliases.map((a) => a.alias);
+}
+
+/** `project.artifact(name:)` → `{id, aliases}` or `null`. */
+async function resolveName(
+  api: Api,
+  name: string,
+): Promise<{ id: string; aliases: string[] } | null> {
+  const art = (await api.data(BY_NAME, { project: "proj", name })).project
+    .artifact;
+  return art === null ? null : { id: art.id, aliases: aliasNames(art) };
+}
+
+/** Creates a version and leaves it PENDING; returns its id. */
+async function createPending(
+  api: Api,
+  collection: string,
+  content: string,
+  aliases: string[] = [],
+): Promise<string> {
+  return (await api.data(CREATE_ARTIFACT, {
+    input: {
+      projectName: "proj",
+      artifactTypeName: "dataset",
+      artifactCollectionName: collection,
+      digest: manifestDigest({ "a.txt": b64md5(content) }),
+      aliases: aliases.map((alias) => ({
+        artifactCollectionName: collection,
+        alias,
+      })),
+    },
+  })).createArtifact.artifact.id;
+}
+
+function aliasInput(alias: string) {
+  return [{
+    artifactCollectionName: "ds",
+    alias,
+    entityName: "fake-entity",
+    projectName: "proj",
+  }];
+}
+
+describe("FakeWandb artifact aliases, versions, updates and lineage", () => {
+  it("latest is a stored alias: only when asked; moves at commit, on a dedup hit and by AddAliases; a bare name means :latest", async () => {
+    await withApi(async (api) => {
+      await api.upsert({ name: "run1" });
+      const v0 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+      });
+      assert.equal((await resolveName(api, "ds"))!.id, v0.id);
+      // v1 does not ask for latest: it stays with v0, whatever is newest.
+      const v1 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "1" },
+        aliases: ["candidate"],
+        latest: false,
+      });
+      assert.equal(v1.commit!.status, 200, v1.commit!.text);
+      assert.deepEqual(await resolveName(api, "ds"), {
+        id: v0.id,
+        aliases: ["latest"],
+      });
+      assert.equal((await resolveName(api, "ds:latest"))!.id, v0.id);
+      assert.deepEqual(await resolveName(api, "ds:v1"), {
+        id: v1.id,
+        aliases: ["candidate"],
+      });
+      const collection = (await api.data(VERSIONS, {
+        project: "proj",
+        collection: "ds",
+        first: 0,
+      })).project.artifactCollection;
+      assert.equal(collection.latestArtifact.id, v1.id);
+      // AddAliases moves latest.
+      await api.data(ADD_ALIASES, {
+        artifactID: v1.id,
+        aliases: aliasInput("latest"),
+      });
+      assert.deepEqual(await resolveName(api, "ds"), {
+        id: v1.id,
+        aliases: ["candidate", "latest"],
+      });
+      assert.deepEqual(api.fake.artifacts("ds").map((a) => a.aliases), [
+        [],
+        ["candidate", "latest"],
+      ]);
+      // A dedup hit asking for latest (and prod) moves them to the old version.
+      const again = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+        aliases: ["prod"],
+      });
+      assert.deepEqual([again.id, again.state], [v0.id, "COMMITTED"]);
+      assert.deepEqual(api.fake.artifacts("ds").map((a) => a.aliases), [
+        ["prod", "latest"],
+        ["candidate"],
+      ]);
+      assert.equal((await resolveName(api, "ds"))!.id, v0.id);
+      // A dedup hit without latest leaves it where it is.
+      const hit = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "1" },
+        aliases: ["best"],
+        latest: false,
+      });
+      assert.equal(hit.id, v1.id);
+      assert.deepEqual(api.fake.artifacts("ds").map((a) => a.aliases), [
+        ["prod", "latest"],
+        ["candidate", "best"],
+      ]);
+      // A pending version asking for latest has none until it commits.
+      const pending = await createPending(api, "ds", "2", ["latest"]);
+      assert.deepEqual(
+        api.fake.artifacts("ds").find((a) => a.id === pending)!.aliases,
+        [],
+      );
+      assert.equal((await resolveName(api, "ds"))!.id, v0.id);
+      const v2 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "3" },
+      });
+      assert.deepEqual(await resolveName(api, "ds"), {
+        id: v2.id,
+        aliases: ["latest"],
+      });
+      assert.deepEqual((await resolveName(api, "ds:v2"))!.id, v2.id);
+      // DeleteAliases drops latest: a bare name no longer resolves.
+      await api.data(DELETE_ALIASES, {
+        artifactID: v2.id,
+        aliases: aliasInput("latest"),
+      });
+      assert.equal(await resolveName(api, "ds"), null);
+      assert.equal(await resolveName(api, "ds:latest"), null);
+      assert.equal((await resolveName(api, "ds:v0"))!.id, v0.id);
+      // Still refused: vN, and aliases on a pending version.
+      const reserved = await api.gql(ADD_ALIASES, {
+        artifactID: v0.id,
+        aliases: aliasInput("v1"),
+      });
+      assert.equal(reserved.status, 400);
+      const onPending = await api.gql(ADD_ALIASES, {
+        artifactID: pending,
+        aliases: aliasInput("latest"),
+      });
+      assert.equal(onPending.status, 400);
+    });
+  });
+
+  it("artifactCollection.artifacts lists every version newest first, PENDING ones too, in pages", async () => {
+    await withApi(async (api) => {
+      await api.upsert({ name: "run1" });
+      const v0 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+        aliases: ["best"],
+      });
+      const v1 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "1" },
+      });
+      const pending = await createPending(api, "ds", "p");
+      const page = (vars: Record<string, unknown>) =>
+        api.data(VERSIONS, { project: "proj", collection: "ds", ...vars });
+      const first = (await page({ first: 2 })).project.artifactCollection
+        .artifacts;
+      assert.equal(first.totalCount, 3);
+      assert.equal(first.pageInfo.hasNextPage, true);
+      assert.equal(first.pageInfo.endCursor, first.edges[1].cursor);
+      assert.deepEqual(
+        first.edges.map((e: { node: unknown }) => e.node),
+        [
+          {
+            id: pending,
+            state: "PENDING",
+            versionIndex: null,
+            digest: manifestDigest({ "a.txt": b64md5("p") }),
+            aliases: [],
+          },
+          {
+            id: v1.id,
+            state: "COMMITTED",
+            versionIndex: 1,
+            digest: manifestDigest({ "a.txt": b64md5("1") }),
+            aliases: [{ alias: "latest" }],
+          },
+        ],
+      );
+      // A version created between pages does not shift the next page.
+      await createPending(api, "ds", "q");
+      const second = (await page({
+        first: 2,
+        cursor: first.pageInfo.endCursor,
+      })).project.artifactCollection.artifacts;
+      assert.equal(second.totalCount, 4);
+      assert.deepEqual(
+        second.edges.map((e: { node: { id: string } }) => e.node.id),
+        [v0.id],
+      );
+      assert.deepEqual(second.pageInfo, {
+        hasNextPage: false,
+        endCursor: second.edges[0].cursor,
+      });
+      assert.deepEqual(
+        aliasNames(second.edges[0].node),
+        ["best"],
+      );
+      // Oldest first on request; other orders and unknown cursors are 400.
+      const oldest = (await page({ order: "createdAt" })).project
+        .artifactCollection.artifacts;
+      assert.deepEqual(
+        oldest.edges.map((e: { node: { id: string } }) => e.node.id).slice(
+          0,
+          3,
+        ),
+        [v0.id, v1.id, pending],
+      );
+      const badOrder = await api.gql(VERSIONS, {
+        project: "proj",
+        collection: "ds",
+        order: "name",
+      });
+      assert.equal(badOrder.status, 400);
+      assert.match(badOrder.json.errors[0].message, /order/);
+      const badCursor = await api.gql(VERSIONS, {
+        project: "proj",
+        collection: "ds",
+        cursor: "bm9wZQ==",
+      });
+      assert.equal(badCursor.status, 400);
+      assert.match(badCursor.json.errors[0].message, /cursor/);
+      assert.equal(
+        (await api.data(VERSIONS, { project: "proj", collection: "nope" }))
+          .project.artifactCollection,
+        null,
+      );
+      // The Python public API's form, under the artifact type.
+      const sdk = await api.data(PROJECT_ARTIFACTS, {
+        entity: api.fake.entity,
+        project: "proj",
+        type: "dataset",
+        collection: "ds",
+        cursor: null,
+        order: null,
+        filters: null,
+      });
+      const listed = sdk.project.artifactType.artifactCollection.artifacts;
+      assert.equal(listed.totalCount, 4);
+      assert.deepEqual(
+        listed.edges.map((e: { version: string | null }) => e.version),
+        [null, null, "v1", "v0"],
+      );
+      assert.equal(listed.pageInfo.hasNextPage, false);
+      const otherType = await api.data(PROJECT_ARTIFACTS, {
+        entity: api.fake.entity,
+        project: "proj",
+        type: "model",
+        collection: "ds",
+      });
+      assert.equal(otherType.project.artifactType.artifactCollection, null);
+    });
+  });
+
+  it("UpdateArtifact sets description and metadata of a committed version; null keeps; PENDING and non-object metadata are 400", async () => {
+    await withApi(async (api) => {
+      await api.upsert({ name: "run1" });
+      const v0 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+      });
+      const described = await api.data(UPDATE_ARTIFACT, {
+        artifactID: v0.id,
+        description: "first version",
+      });
+      assert.deepEqual(described.updateArtifact.artifact, {
+        id: v0.id,
+        metadata: '{"n":1}',
+        description: "first version",
+      });
+      const updated = await api.data(UPDATE_ARTIFACT, {
+        artifactID: v0.id,
+        metadata: '{"rows":2,"nested":{"a":[1]}}',
+        description: null,
+      });
+      assert.deepEqual(updated.updateArtifact.artifact, {
+        id: v0.id,
+        metadata: '{"rows":2,"nested":{"a":[1]}}',
+        description: "first version",
+      });
+      const stored = api.fake.artifacts("ds")[0];
+      assert.deepEqual(stored.metadata, { rows: 2, nested: { a: [1] } });
+      assert.equal(stored.description, "first version");
+      const read =
+        (await api.data(BY_NAME, { project: "proj", name: "ds:v0" })).project
+          .artifact;
+      assert.equal(read.metadata, '{"rows":2,"nested":{"a":[1]}}');
+      assert.equal(read.description, "first version");
+      // Metadata that is not a JSON object is refused, naming it.
+      for (const metadata of ["[1,2]", '"text"', "not json", "3", 3]) {
+        const bad = await api.gql(UPDATE_ARTIFACT, {
+          artifactID: v0.id,
+          metadata,
+          description: "never stored",
+        });
+        assert.equal(bad.status, 400, String(metadata));
+        assert.match(bad.json.errors[0].message, /metadata/);
+      }
+      assert.deepEqual(api.fake.artifacts("ds")[0].metadata, {
+        rows: 2,
+        nested: { a: [1] },
+      });
+      assert.equal(api.fake.artifacts("ds")[0].description, "first version");
+      // A PENDING version cannot be updated; an unknown one is 404.
+      const pending = await createPending(api, "ds", "p");
+      const early = await api.gql(UPDATE_ARTIFACT, {
+        artifactID: pending,
+        description: "too early",
+      });
+      assert.equal(early.status, 400);
+      assert.match(early.json.errors[0].message, /PENDING/);
+      assert.equal(
+        api.fake.artifacts("ds").find((a) => a.id === pending)!.description,
+        null,
+      );
+      const unknown = await api.gql(UPDATE_ARTIFACT, {
+        artifactID: "QXJ0aWZhY3Q6OTk5",
+        description: "x",
+      });
+      assert.equal(unknown.status, 404);
+      // Input fields the fake does not apply are refused, not ignored.
+      const ttl = await api.gql(
+        `mutation UpdateArtifact($artifactID: ID!) { updateArtifact(input: {artifactID: $artifactID, ttlDurationSeconds: 60}) { artifact { id } } }`,
+        { artifactID: v0.id },
+      );
+      assert.equal(ttl.status, 400);
+      assert.match(ttl.json.errors[0].message, /ttlDurationSeconds/);
+    });
+  });
+
+  it("usedBy lists the runs that used it in first-use order; createdBy is the run that logged it", async () => {
+    await withApi(async (api) => {
+      await api.upsert({ name: "run1", displayName: "the-logger" });
+      await api.upsert({ name: "reader" });
+      await api.upsert({ name: "reader", project: "other" });
+      await api.upsert({ name: "late" });
+      const v0 = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+      });
+      const empty = (await api.data(USED_BY, { id: v0.id })).artifact.usedBy;
+      assert.deepEqual(empty, {
+        totalCount: 0,
+        pageInfo: { hasNextPage: false, endCursor: null },
+        edges: [],
+      });
+      const use = (runName: string, projectName = "proj") =>
+        api.data(USE_ARTIFACT, {
+          entityName: api.fake.entity,
+          projectName,
+          runName,
+          artifactID: v0.id,
+        });
+      await use("reader", "other");
+      await use("reader");
+      await use("reader", "other");
+      await use("late");
+      const all = (await api.data(USED_BY, { id: v0.id })).artifact.usedBy;
+      assert.equal(all.totalCount, 3);
+      assert.deepEqual(
+        all.edges.map((e: { node: unknown }) => e.node),
+        [
+          {
+            name: "reader",
+            displayName: api.fake.run("reader", "other")!.displayName,
+            project: { name: "other", entityName: "fake-entity" },
+          },
+          {
+            name: "reader",
+            displayName: api.fake.run("reader", "proj")!.displayName,
+            project: { name: "proj", entityName: "fake-entity" },
+          },
+          {
+            name: "late",
+            displayName: api.fake.run("late")!.displayName,
+            project: { name: "proj", entityName: "fake-entity" },
+          },
+        ],
+      );
+      assert.deepEqual(api.fake.artifacts("ds")[0].usedBy, [
+        "reader",
+        "reader",
+        "late",
+      ]);
+      // Paged.
+      const one = (await api.data(USED_BY, { id: v0.id, first: 2 })).artifact
+        .usedBy;
+      assert.equal(one.edges.length, 2);
+      assert.equal(one.pageInfo.hasNextPage, true);
+      const rest = (await api.data(USED_BY, {
+        id: v0.id,
+        first: 2,
+        after: one.pageInfo.endCursor,
+      })).artifact.usedBy;
+      assert.deepEqual(
+        rest.edges.map((e: { node: { name: string } }) => e.node.name),
+        ["late"],
+      );
+      assert.equal(rest.pageInfo.hasNextPage, false);
+      // createdBy: the logging run, as a Run.
+      assert.deepEqual(
+        (await api.data(CREATED_BY, { id: v0.id })).artifact.createdBy,
+        {
+          __typename: "Run",
+          name: "run1",
+          displayName: "the-logger",
+          project: { name: "proj", entityName: "fake-entity" },
+        },
+      );
+      // A dedup hit from another run does not change the creator.
+      const again = await logArtifact(api, {
+        collection: "ds",
+        files: { "a.txt": "0" },
+        runName: "late",
+      });
+      assert.equal(again.id, v0.id);
+      assert.equal(
+        (await api.data(CREATED_BY, { id: v0.id })).artifact.createdBy.name,
+        "run1",
+      );
+      // A run-less version has no creator; a deleted run drops out.
+      const runless = await createPending(api, "ds", "p");
+      assert.deepEqual(await api.data(CREATED_BY, { id: runless }), {
+        artifact: { createdBy: null },
+      });
+      api.fake.deleteRun("late");
+      api.fake.deleteRun("run1");
+      assert.equal(
+        (await api.data(USED_BY, { id: v0.id })).artifact.usedBy.totalCount,
+        2,
+      );
+      assert.deepEqual(await api.data(CREATED_BY, { id: v0.id }), {
+        artifact: { createdBy: null },
+      });
     });
   });
 });

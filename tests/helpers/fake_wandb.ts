@@ -50,12 +50,46 @@
  * - `config` is kept as the parsed JSONString the client sent (the
  *   `{k: {value}}` form), replaced whole by each upsert that sends one.
  * - Artifacts: `versionIndex` is assigned at commit (0, 1, 2... per
- *   collection; -1 while PENDING); requested aliases apply at commit, moving
- *   from the version that held them; `latest` always names the newest
- *   committed version and is never stored; `vN` aliases cannot be set. A
- *   dedup hit (same digest committed in the collection, with
- *   `enableDigestDeduplication` not false) returns that version COMMITTED and
- *   moves the requested aliases to it. File content is stored per entity by
+ *   collection; -1 while PENDING). `latest` is a stored alias like any other,
+ *   as on the real server (the Python client asks for it in
+ *   `CreateArtifact.aliases` itself): a version gets it only when it is
+ *   requested (at creation, or by `AddAliases`), never by itself. Requested
+ *   aliases apply at commit, each moving from the version that held it; a
+ *   pending version has none. A dedup hit (same digest committed in the
+ *   collection, with `enableDigestDeduplication` not false) returns that
+ *   version COMMITTED and moves the requested aliases (`latest` too) to it at
+ *   once. `AddAliases` moves aliases (`latest` too); `DeleteAliases` drops
+ *   them (`latest` too) from that version only. `vN` aliases cannot be set
+ *   and resolve by `versionIndex`; a name without `:alias` means
+ *   `name:latest`. A version lists its aliases in the order they were last
+ *   set on it. A collection's `latestArtifact` is still its newest committed
+ *   version (by `versionIndex`), whoever holds the alias.
+ * - Version lists (`artifactCollection(name:){ artifacts(first, after,
+ *   order) }`, also under `artifactType(name:)` as the Python public API
+ *   asks): PENDING versions included (`versionIndex: null`), newest created
+ *   first (`order` null or `-createdAt`; `createdAt` gives oldest first, any
+ *   other `order` and a non-null `filters` are 400). `first` defaults to 100.
+ *   Cursors name a version, so a page stays right when versions are created
+ *   between pages; an unknown cursor is 400. `ArtifactEdge.version` is `vN`,
+ *   null while PENDING. The same paging serves `usedBy`; `before`/`last` are
+ *   400 there and on version lists.
+ * - `UpdateArtifact`: only a COMMITTED version (400 otherwise, 404 when
+ *   unknown); `metadata` must be a string holding a JSON object (400 naming
+ *   `metadata`), `description` a string; a null or missing field keeps its
+ *   value; any other non-null input field (`aliases`, tags, TTL) is 400, not
+ *   ignored. It sets `updatedAt`.
+ * - `createdBy` is the run named by the `CreateArtifact` that created the
+ *   version (a dedup hit from another run does not change it), null for a
+ *   run-less version; `usedBy` lists the runs that called `UseArtifact`, in
+ *   order of first use, once each. A run deleted with
+ *   {@linkcode FakeWandb.deleteRun} drops out of both (null / not listed).
+ * - Operation names the fake knows beyond the captures: `UpdateArtifact`,
+ *   `ArtifactUsedBy` and `ArtifactCreatedBy` (the Python SDK's), and
+ *   `ProjectArtifacts` (the SDK's version list) or `ArtifactVersions` for a
+ *   version list. Inline fragments' type conditions are not checked
+ *   (`createdBy { ... on Run { name } }` works; `... on User` fields would
+ *   be 400 on a `Run`).
+ * - File content is stored per entity by
  *   base64 MD5: `createArtifactFiles` answers `uploadUrl: null` for content
  *   already stored, with `artifact.id` = the version that first stored it.
  *   An artifact file PUT whose MD5 differs from the declared one is 400
@@ -203,7 +237,10 @@ export interface FakeArtifactVersion {
   digest: string;
   /** State. */
   state: "PENDING" | "COMMITTED";
-  /** Aliases (`latest` when newest committed; never `vN`). */
+  /**
+   * Stored aliases, in the order they were last set on it: `latest` only
+   * when it was requested or added (never automatically); never `vN`.
+   */
   aliases: string[];
   /** Metadata, parsed, or `null`. */
   metadata: unknown;
@@ -215,7 +252,7 @@ export interface FakeArtifactVersion {
   files: Record<string, Uint8Array>;
   /** The run that logged it, or `null`. */
   runName: string | null;
-  /** Runs that used it (`useArtifact`). */
+  /** Run ids of the runs that used it (`useArtifact`), first use order. */
   usedBy: string[];
 }
 
@@ -246,6 +283,7 @@ const OPERATIONS: ReadonlySet<string> = new Set([
   "UpsertBucket",
   "RunResumeStatus",
   "RunStoppedStatus",
+  "RunState",
   "CreateRunFiles",
   "OrganizationCoreWeaveOrganizationID",
   "CreateArtifact",
@@ -255,6 +293,7 @@ const OPERATIONS: ReadonlySet<string> = new Set([
   "UseArtifact",
   "AddAliases",
   "DeleteAliases",
+  "UpdateArtifact",
   "ArtifactByName",
   "ArtifactType",
   "ArtifactByID",
@@ -263,6 +302,17 @@ const OPERATIONS: ReadonlySet<string> = new Set([
   "ArtifactFileURLs",
   "ArtifactMembershipByName",
   "GetArtifactMembershipFileUrls",
+  "ArtifactUsedBy",
+  "ArtifactCreatedBy",
+  "ProjectArtifacts",
+  "ArtifactVersions",
+]);
+/** `UpdateArtifact` input fields the fake applies (others must be null). */
+const UPDATE_FIELDS: ReadonlySet<string> = new Set([
+  "artifactID",
+  "description",
+  "metadata",
+  "clientMutationId",
 ]);
 const ADJECTIVES =
   "fluent brisk calm eager gentle lively proud swift witty bold"
@@ -874,7 +924,10 @@ interface ArtifactState {
   metadata: string | null;
   historyStep: number | null;
   runName: string | null;
-  usedBy: string[];
+  /** The run that created it (`runName`), or `null`. */
+  creator: RunState | null;
+  /** Runs that used it, in order of first use. */
+  usedBy: RunState[];
   requestedAliases: string[];
   createdAt: string;
   updatedAt: string;
@@ -1201,7 +1254,7 @@ export class FakeWandb {
         manifest: a.manifest,
         files: { ...a.files },
         runName: a.runName,
-        usedBy: [...a.usedBy],
+        usedBy: a.usedBy.map((run) => run.name),
       }));
   }
 
@@ -1485,6 +1538,7 @@ export class FakeWandb {
       createArtifactFiles: (a: Json) => this.#createArtifactFiles(input(a)),
       commitArtifact: (a: Json) => this.#commitArtifact(input(a)),
       useArtifact: (a: Json) => this.#useArtifact(input(a)),
+      updateArtifact: (a: Json) => this.#updateArtifact(input(a)),
       addAliases: (a: Json) => this.#changeAliases(input(a), true),
       deleteAliases: (a: Json) => this.#changeAliases(input(a), false),
     };
@@ -1546,11 +1600,21 @@ export class FakeWandb {
       },
       artifactCollection: collection,
       artifactSequence: collection,
-      artifactType: (a: Json) => ({
-        __typename: "ArtifactType",
-        id: b64id("ArtifactType", `${key}/${a.name}`),
-        name: a.name,
-      }),
+      artifactType: (a: Json) => {
+        const ofType = (b: Json) => {
+          const c = this.#collections.get(`${key}/${b.name}`);
+          return c === undefined || c.type !== a.name
+            ? null
+            : this.#collectionNode(c);
+        };
+        return {
+          __typename: "ArtifactType",
+          id: b64id("ArtifactType", `${key}/${a.name}`),
+          name: a.name,
+          artifactCollection: ofType,
+          artifactSequence: ofType,
+        };
+      },
     };
   }
 
@@ -2073,10 +2137,15 @@ export class FakeWandb {
   }
 
   #aliasesOf(artifact: ArtifactState): string[] {
-    const out = [...artifact.collection.aliases]
+    return [...artifact.collection.aliases]
       .filter(([, v]) => v === artifact).map(([alias]) => alias);
-    if (this.#latest(artifact.collection) === artifact) out.push("latest");
-    return out;
+  }
+
+  /** Gives `alias` to `artifact`, taking it from whichever version held it. */
+  #setAlias(collection: Collection, alias: string, artifact: ArtifactState) {
+    // Deleted first, so the alias is listed last: the order of last setting.
+    collection.aliases.delete(alias);
+    collection.aliases.set(alias, artifact);
   }
 
   #resolve(
@@ -2091,7 +2160,6 @@ export class FakeWandb {
       `${entity}/${project}/${collectionName}`,
     );
     if (collection === undefined) return null;
-    if (alias === "latest") return this.#latest(collection);
     const version = /^v(\d+)$/.exec(alias);
     if (version !== null) {
       return collection.versions.find((v) =>
@@ -2137,7 +2205,36 @@ export class FakeWandb {
         );
         return found === null ? null : this.#membershipNode(found);
       },
+      artifacts: (a: Json) => this.#versionsConnection(c, a),
     };
+  }
+
+  /** A collection's versions, PENDING ones too, newest created first. */
+  #versionsConnection(c: Collection, a: Json): Node {
+    if (a.filters !== undefined && a.filters !== null) {
+      throw new GqlError("artifacts(filters:) is not supported by the fake");
+    }
+    const order = a.order ?? "-createdAt";
+    if (order !== "-createdAt" && order !== "createdAt") {
+      throw new GqlError(
+        `artifacts(order: ${
+          JSON.stringify(order)
+        }) is not supported by the fake: use "-createdAt" or "createdAt"`,
+      );
+    }
+    const versions = order === "createdAt"
+      ? [...c.versions]
+      : [...c.versions].reverse();
+    return connection(
+      "Artifact",
+      versions,
+      a,
+      (v) => `artifact:${v.num}`,
+      (v) => ({
+        version: v.state === "COMMITTED" ? `v${v.versionIndex}` : null,
+        node: this.#artifactNode(v),
+      }),
+    );
   }
 
   #membershipNode(artifact: ArtifactState): Node {
@@ -2197,6 +2294,18 @@ export class FakeWandb {
           file: this.#manifestFileNode(artifact),
         },
       files: (a: Json) => this.#filesConnection(artifact, a),
+      createdBy: () =>
+        artifact.creator === null || artifact.creator.deleted
+          ? null
+          : this.#runNode(artifact.creator),
+      usedBy: (a: Json) =>
+        connection(
+          "Run",
+          artifact.usedBy.filter((run) => !run.deleted),
+          a,
+          (run) => `run:${run.num}`,
+          (run) => ({ node: this.#runNode(run) }),
+        ),
     };
   }
 
@@ -2305,7 +2414,9 @@ export class FakeWandb {
       throw new GqlError(`unsupported digestAlgorithm ${i.digestAlgorithm}`);
     }
     const runName = typeof i.runName === "string" ? i.runName : null;
-    if (runName !== null) this.#liveRun(entity, project, runName);
+    const creator = runName === null
+      ? null
+      : this.#liveRun(entity, project, runName);
     const aliases = this.#aliasNames(i.aliases);
     this.#projectNode(entity, project, true);
     const key = `${entity}/${project}/${name}`;
@@ -2337,9 +2448,7 @@ export class FakeWandb {
         v.state === "COMMITTED" && v.digest === i.digest
       ).pop();
       if (same !== undefined) {
-        for (const alias of aliases) {
-          if (alias !== "latest") collection.aliases.set(alias, same);
-        }
+        for (const alias of aliases) this.#setAlias(collection, alias, same);
         return payload(same);
       }
     }
@@ -2356,6 +2465,7 @@ export class FakeWandb {
       metadata: typeof i.metadata === "string" ? i.metadata : null,
       historyStep: typeof i.historyStep === "number" ? i.historyStep : null,
       runName,
+      creator,
       usedBy: [],
       requestedAliases: aliases,
       createdAt: stamp,
@@ -2511,7 +2621,7 @@ export class FakeWandb {
       artifact.fileCount = Object.keys(files).length;
       artifact.updatedAt = now();
       for (const alias of artifact.requestedAliases) {
-        if (alias !== "latest") collection.aliases.set(alias, artifact);
+        this.#setAlias(collection, alias, artifact);
       }
     }
     return {
@@ -2523,7 +2633,7 @@ export class FakeWandb {
   #useArtifact(i: Json): Node {
     const artifact = this.#artifact(i.artifactID);
     const run = this.#liveRun(i.entityName, i.projectName, i.runName);
-    if (!artifact.usedBy.includes(run.name)) artifact.usedBy.push(run.name);
+    if (!artifact.usedBy.includes(run)) artifact.usedBy.push(run);
     return {
       __typename: "UseArtifactPayload",
       artifact: this.#artifactNode(artifact),
@@ -2535,19 +2645,123 @@ export class FakeWandb {
     if (artifact.state !== "COMMITTED") {
       throw new GqlError(`artifact ${artifact.id} is not committed`);
     }
-    const aliases = artifact.collection.aliases;
+    const collection = artifact.collection;
     for (const alias of this.#aliasNames(i.aliases)) {
-      if (alias === "latest") continue;
-      if (add) aliases.set(alias, artifact);
-      else if (aliases.get(alias) === artifact) aliases.delete(alias);
+      if (add) this.#setAlias(collection, alias, artifact);
+      else if (collection.aliases.get(alias) === artifact) {
+        collection.aliases.delete(alias);
+      }
     }
     return {
       __typename: add ? "AddAliasesPayload" : "DeleteAliasesPayload",
       success: true,
     };
   }
+
+  #updateArtifact(i: Json): Node {
+    for (const [field, value] of Object.entries(i)) {
+      if (!UPDATE_FIELDS.has(field) && value !== undefined && value !== null) {
+        throw new GqlError(
+          `updateArtifact: input field ${field} is not supported by the fake`,
+        );
+      }
+    }
+    const artifact = this.#artifact(i.artifactID);
+    if (artifact.state !== "COMMITTED") {
+      throw new GqlError(
+        `cannot update artifact ${artifact.id}: it is ${artifact.state}, not COMMITTED`,
+      );
+    }
+    const metadata = i.metadata ?? null;
+    if (metadata !== null) {
+      let parsed: unknown;
+      if (typeof metadata === "string") {
+        try {
+          parsed = parseLenientJson(metadata);
+        } catch {
+          // Answered below.
+        }
+      }
+      if (!isObject(parsed)) {
+        throw new GqlError(
+          `metadata must be a JSONString holding an object, got ${
+            JSON.stringify(metadata).slice(0, 80)
+          }`,
+        );
+      }
+    }
+    const description = i.description ?? null;
+    if (description !== null && typeof description !== "string") {
+      throw new GqlError("description must be a string");
+    }
+    if (metadata !== null) artifact.metadata = metadata as string;
+    if (description !== null) artifact.description = description;
+    artifact.updatedAt = now();
+    return {
+      __typename: "UpdateArtifactPayload",
+      artifact: this.#artifactNode(artifact),
+    };
+  }
 }
 
 function input(args: Json): Json {
   return isObject(args.input) ? args.input : args;
+}
+
+/**
+ * One page (`first`, default 100, `after`) of a connection over `items`:
+ * `{totalCount, pageInfo, edges}`, each edge `{cursor, ...edgeOf(item)}`. A
+ * cursor names its item (`keyOf`), not a position, so a page stays right
+ * when items are added in front; an unknown cursor is 400, and so are
+ * `before` and `last`.
+ */
+function connection<T>(
+  type: string,
+  items: T[],
+  args: Json,
+  keyOf: (item: T) => string,
+  edgeOf: (item: T) => Json,
+): Node {
+  for (const arg of ["before", "last"]) {
+    if (args[arg] !== undefined && args[arg] !== null) {
+      throw new GqlError(
+        `${arg} is not supported by the fake: page with first and after`,
+      );
+    }
+  }
+  const first = args.first ?? 100;
+  if (!Number.isInteger(first) || (first as number) < 0) {
+    throw new GqlError(
+      `first must be a non-negative integer, got ${JSON.stringify(first)}`,
+    );
+  }
+  const cursorOf = (item: T) =>
+    Buffer.from(`cursor:${keyOf(item)}`).toString("base64");
+  let start = 0;
+  if (typeof args.after === "string" && args.after !== "") {
+    const at = items.findIndex((item) => cursorOf(item) === args.after);
+    if (at < 0) {
+      throw new GqlError(`unknown cursor ${JSON.stringify(args.after)}`);
+    }
+    start = at + 1;
+  } else if (
+    args.after !== undefined && args.after !== null && args.after !== ""
+  ) {
+    throw new GqlError("after must be a cursor string");
+  }
+  const page = items.slice(start, start + (first as number));
+  return {
+    __typename: `${type}Connection`,
+    totalCount: items.length,
+    pageInfo: {
+      __typename: "PageInfo",
+      hasNextPage: start + page.length < items.length,
+      endCursor: page.length === 0 ? null : cursorOf(page[page.length - 1]),
+    },
+    edges: page.map((item) => ({
+      __typename: `${type}Edge`,
+      cursor: cursorOf(item),
+      ...edgeOf(item),
+    })),
+  };
 }
