@@ -37,3 +37,8 @@ export {
   registerBackend,
   registeredBackends,
 } from "./registry.ts";
+export {
+  OutputCapture,
+  type OutputCaptureOptions,
+  type OutputSink,
+} from "./output.ts";

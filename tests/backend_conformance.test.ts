@@ -364,7 +364,7 @@ backendConformance("WandbBackend conformance (fake W&B)", async () => {
       fail: (count, status) => fake.fail({ count, status }),
       setDown: (down) => fake.setDown(down),
     },
-    artifacts: false,
+    artifacts: true,
     readRun(runId: string): Promise<ConformanceReadBack> {
       const run = fake.run(runId, CONFORMANCE_PROJECT);
       if (!run) {

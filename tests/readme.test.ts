@@ -94,6 +94,12 @@ describe("README", () => {
             wandb.runs().some((run) => run.history.length > 0 && run.complete),
             "the example's history reached W&B",
           );
+          if (code.includes("logArtifact")) {
+            assert.ok(
+              wandb.artifacts().some((v) => v.state === "COMMITTED"),
+              "the example's artifact reached W&B",
+            );
+          }
         }
         if (mlflow) {
           assert.ok(

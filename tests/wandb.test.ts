@@ -8,11 +8,21 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { FakeWandb } from "./helpers/fake_wandb.ts";
+import {
+  artifactStoreConformance,
+  pseudoRandomBytes,
+} from "./helpers/artifact_conformance.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { FakeClock, settle } from "./helpers/fake_clock.ts";
 import { createLogger, Histogram, Html, Table, WandbLogger } from "../mod.ts";
-import { resolveWandbConfig, WandbBackend } from "../backends/wandb/mod.ts";
+import {
+  resolveWandbConfig,
+  WandbBackend,
+  WandbRun,
+} from "../backends/wandb/mod.ts";
+import { IntegrityError } from "../errors/errors.ts";
 import type { ErrorState } from "../pipeline/batch_processor.ts";
 
 interface Setup {
@@ -266,5 +276,322 @@ describe("W&B configuration", () => {
     });
     assert.equal(config.entity, "team");
     assert.equal(config.baseUrl, "https://api.wandb.ai");
+  });
+});
+
+artifactStoreConformance(
+  "WandbArtifactStore against the fake W&B",
+  async () => {
+    const fake = await FakeWandb.start();
+    const backend = new WandbBackend({
+      apiKey: fake.apiKey,
+      baseUrl: fake.url,
+      env: {},
+    });
+    return {
+      store: backend.artifacts("artifacts"),
+      cleanup: async () => {
+        await backend.close();
+        await fake.close();
+      },
+    };
+  },
+);
+
+describe("W&B artifacts", () => {
+  it("log by W&B's flow: one CreateArtifactFiles, PUTs without the key, a manifest with birth ids, then commit; unchanged content is not uploaded again", async () => {
+    await withFake(async (setup) => {
+      const { fake, dir } = setup;
+      const source = join(dir, "model");
+      await mkdir(join(source, "sub"), { recursive: true });
+      await writeFile(join(source, "hello.txt"), "hello");
+      await writeFile(join(source, "sub", "data.csv"), "a,b\n1,2\n3,4\n");
+      const logger = new WandbLogger({ ...options(setup), project: "arts" });
+      const first = await logger.logArtifact({
+        path: source,
+        name: "capture-dataset",
+        type: "dataset",
+        aliases: ["best"],
+        metadata: { rows: 2 },
+      });
+      assert.equal(first.version, "v0");
+      assert.deepEqual(first.aliases, ["best", "latest"]);
+
+      const ops = fake.requests
+        .map((r) => r.operationName ?? `${r.method} ${r.path.split("/")[2]}`)
+        .filter((op) => !/^(Viewer|RunResumeStatus|UpsertBucket)$/.test(op))
+        .filter((op) => !op.startsWith("POST files"));
+      assert.deepEqual(ops, [
+        "ArtifactType",
+        "CreateArtifact",
+        "CreateArtifactManifest",
+        "CreateArtifactFiles",
+        "PUT artifacts",
+        "PUT artifacts",
+        "CreateArtifactManifest",
+        "PUT manifests",
+        "CommitArtifact",
+        "ArtifactByID",
+        "GET manifests",
+      ]);
+      const create = fake.requests.find((r) =>
+        r.operationName === "CreateArtifact"
+      )!.variables as { input: Record<string, unknown> };
+      // The digest of wandb-captures/FINDINGS.md §8, for the same two files.
+      assert.equal(create.input.digest, "5cefbec687687397ebf1fc3ccec05c60");
+      assert.equal(create.input.digestAlgorithm, "MANIFEST_MD5");
+      assert.equal(create.input.runName, logger.runId);
+      assert.deepEqual(create.input.aliases, [
+        { artifactCollectionName: "capture-dataset", alias: "best" },
+        { artifactCollectionName: "capture-dataset", alias: "latest" },
+      ]);
+      assert.match(String(create.input.clientID), /^[a-z0-9]{128}$/);
+      for (const r of fake.requests.filter((r) => r.method === "PUT")) {
+        assert.equal(r.headers.authorization, undefined);
+        assert.equal(r.status, 200);
+      }
+      const [stored] = fake.artifacts("capture-dataset");
+      assert.equal(stored.state, "COMMITTED");
+      assert.equal(stored.versionIndex, 0);
+      assert.equal(stored.runName, logger.runId);
+      assert.equal((stored.metadata as { rows: number }).rows, 2);
+      const contents = (stored.manifest as {
+        contents: Record<string, Record<string, unknown>>;
+      }).contents;
+      assert.deepEqual(contents["hello.txt"], {
+        digest: "XUFAKrxLKna5cZ2REBfFkg==",
+        size: 5,
+        birthArtifactID: stored.id,
+        extra: {
+          sha256:
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        },
+      });
+      assert.equal(
+        new TextDecoder().decode(stored.files["sub/data.csv"]),
+        "a,b\n1,2\n3,4\n",
+      );
+
+      // A second version sharing hello.txt: only the changed file moves.
+      await writeFile(join(source, "sub", "data.csv"), "a,b\n5,6\n");
+      const before = fake.requests.length;
+      const second = await logger.logArtifact({
+        path: source,
+        name: "capture-dataset",
+        type: "dataset",
+      });
+      assert.equal(second.version, "v1");
+      const puts = fake.requests.slice(before).filter((r) =>
+        r.method === "PUT" && r.path.startsWith("/storage/artifacts/")
+      );
+      assert.equal(puts.length, 1, "only the changed file is uploaded");
+      const v1 = fake.artifacts("capture-dataset").find((v) =>
+        v.versionIndex === 1
+      )!;
+      const v1Contents = (v1.manifest as {
+        contents: Record<string, { birthArtifactID: string }>;
+      }).contents;
+      assert.equal(v1Contents["hello.txt"].birthArtifactID, stored.id);
+      assert.equal(v1Contents["sub/data.csv"].birthArtifactID, v1.id);
+      assert.deepEqual(
+        fake.artifacts("capture-dataset").map((v) => [
+          v.versionIndex,
+          [...v.aliases].sort(),
+        ]),
+        [[0, ["best"]], [1, ["latest"]]],
+      );
+      assert.ok((await logger.end()).ok);
+    });
+  });
+
+  it("download by vN and by alias, verified, records the run's use; a wrong MD5 is an IntegrityError", async () => {
+    await withFake(async (setup) => {
+      const { fake, dir } = setup;
+      const source = join(dir, "weights.bin");
+      const data = pseudoRandomBytes(300_000, 5);
+      await writeFile(source, data);
+      const maker = new WandbLogger({ ...options(setup), project: "arts" });
+      await maker.logArtifact({
+        path: source,
+        name: "weights",
+        type: "model",
+        aliases: ["prod"],
+      });
+      assert.ok((await maker.end()).ok);
+
+      const user = new WandbLogger({ ...options(setup), project: "arts" });
+      for (const version of ["v0", "prod", "latest"]) {
+        const target = join(dir, `out-${version}`);
+        await user.downloadArtifact({
+          name: "weights",
+          version,
+          savePath: target,
+        });
+        assert.deepEqual(
+          new Uint8Array(await readFile(join(target, "weights.bin"))),
+          data,
+        );
+      }
+      const [stored] = fake.artifacts("weights");
+      assert.deepEqual(stored.usedBy, [user.runId]);
+      const store = user.getExperiment().artifacts;
+      assert.deepEqual(
+        (await store.listUses("weights", "v0")).map((u) => u.runId),
+        [user.runId, user.runId, user.runId],
+      );
+      const manifest = await store.resolveVersion("weights", {
+        kind: "latest",
+      });
+      assert.deepEqual(manifest.createdBy?.runId, maker.runId);
+      const entry = { ...manifest.files[0], md5: "AAAAAAAAAAAAAAAAAAAAAA==" };
+      await assert.rejects(
+        new Response(await store.openFile(manifest, entry)).arrayBuffer(),
+        (error: unknown) => {
+          assert.ok(error instanceof IntegrityError, String(error));
+          assert.equal(error.algorithm, "md5");
+          assert.equal(error.file, "weights.bin");
+          return true;
+        },
+      );
+      assert.ok((await user.end()).ok);
+    });
+  });
+
+  it("a throttled or failing step of the flow is retried and the version is committed once", async () => {
+    await withFake(async (setup) => {
+      const { fake, dir } = setup;
+      const source = join(dir, "f.txt");
+      await writeFile(source, "retry me");
+      const logger = new WandbLogger({ ...options(setup), project: "arts" });
+      fake.throttle({ operation: "CreateArtifactFiles", retryAfterS: 0 });
+      fake.fail({ operation: "CommitArtifact", status: 503 });
+      fake.fail({
+        path: /^\/storage\/artifacts\//,
+        method: "PUT",
+        status: 500,
+      });
+      const logged = await logger.logArtifact({
+        path: source,
+        name: "f",
+        type: "dataset",
+      });
+      assert.equal(logged.version, "v0");
+      const versions = fake.artifacts("f");
+      assert.equal(versions.filter((v) => v.state === "COMMITTED").length, 1);
+      assert.equal(
+        new TextDecoder().decode(versions[0].files["f.txt"]),
+        "retry me",
+      );
+      // A 400 is final: not retried, and nothing is committed.
+      fake.fail({ operation: "CreateArtifact", status: 400 });
+      await writeFile(source, "other");
+      await assert.rejects(
+        logger.logArtifact({ path: source, name: "f", type: "dataset" }),
+        /W&B answered 400/,
+      );
+      assert.equal(
+        fake.requests.filter((r) =>
+          r.operationName === "CreateArtifact" &&
+          r.status === 400
+        ).length,
+        1,
+      );
+      assert.equal(fake.artifacts("f").length, 1);
+      assert.ok((await logger.end()).ok);
+    });
+  });
+});
+
+describe("W&B console lines and the raw API", () => {
+  it("captureOutput streams console lines to output.log in W&B's format, continued on resume", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const quiet = { log: console.log, error: console.error };
+      console.log = () => {};
+      console.error = () => {};
+      let runId: string;
+      try {
+        const logger = new WandbLogger({
+          ...options(setup),
+          project: "out",
+          captureOutput: true,
+        });
+        runId = logger.runId;
+        console.log("epoch 1 done");
+        console.error("a warning");
+        logger.log({ loss: 1 }, { step: 0 });
+        assert.ok((await logger.end()).ok);
+        const again = new WandbLogger({
+          ...options(setup),
+          project: "out",
+          runId,
+          resume: true,
+          captureOutput: true,
+        });
+        console.log("resumed\nsecond line");
+        assert.ok((await again.end()).ok);
+      } finally {
+        Object.assign(console, quiet);
+      }
+      const run = fake.run(runId, "out")!;
+      const stamp = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}";
+      assert.equal(run.output.length, 4, run.output.join("\n"));
+      assert.match(run.output[0], new RegExp(`^${stamp} epoch 1 done$`));
+      assert.match(run.output[1], new RegExp(`^ERROR ${stamp} a warning$`));
+      assert.match(run.output[2], new RegExp(`^${stamp} resumed$`));
+      assert.match(run.output[3], new RegExp(`^${stamp} second line$`));
+      assert.equal(run.complete, true);
+    });
+  });
+
+  it("getExperiment() is a WandbRun: read, notes, files, console lines, Stop, GraphQL", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const logger = new WandbLogger({
+        ...options(setup),
+        project: "raw",
+        name: "raw-run",
+      });
+      logger.logParams({ lr: 0.1 });
+      logger.log({ loss: NaN }, { step: 0 });
+      await logger.flush();
+      const run = logger.getExperiment();
+      assert.ok(run instanceof WandbRun);
+      const info = await run.info();
+      assert.equal(info.project, "raw");
+      assert.equal(info.entity, fake.entity);
+      const state = await run.read();
+      assert.equal(state.displayName, "raw-run");
+      assert.deepEqual(state.config, { lr: 0.1 });
+      assert.ok(Number.isNaN(state.summary.loss as number));
+      assert.equal(state.historyLineCount, 1);
+      await run.setNotes("tried a higher lr");
+      assert.equal(fake.run(logger.runId, "raw")!.notes, "tried a higher lr");
+      await run.uploadFiles([{
+        path: "model.onnx",
+        data: new Uint8Array([1, 2, 3]),
+      }]);
+      assert.deepEqual(
+        [...fake.run(logger.runId, "raw")!.files["model.onnx"]],
+        [1, 2, 3],
+      );
+      await assert.rejects(
+        run.uploadFiles([{ path: "../x", data: new Uint8Array(1) }]),
+        /"\.\.\/x"/,
+      );
+      await run.logOutput(["by hand"]);
+      assert.match(fake.run(logger.runId, "raw")!.output[0], / by hand$/);
+      assert.equal(await run.isStopped(), false);
+      fake.stop(logger.runId);
+      assert.equal(await run.isStopped(), true);
+      const viewer = await run.graphql<{ viewer: { entity: string } }>(
+        "Viewer",
+        "query Viewer { viewer { entity } }",
+      );
+      assert.equal(viewer.viewer.entity, fake.entity);
+      assert.ok((await logger.end()).ok);
+      // Model files reported as uploaded in a later file_stream request.
+      assert.ok(fake.run(logger.runId, "raw")!.uploaded.includes("model.onnx"));
+    });
   });
 });

@@ -5,7 +5,7 @@ import {
   type LoggerOptions,
 } from "../../logger/logger.ts";
 import type { FlushReport } from "../../pipeline/pipeline.ts";
-import { OutputCapture } from "./output.ts";
+import { OutputCapture } from "../../logger/output.ts";
 import { readEnvironment } from "../../runtime/fs.ts";
 import { CometBackend } from "./backend.ts";
 import type { CometBackendOptions } from "./config.ts";
@@ -113,19 +113,7 @@ export class CometLogger extends Logger {
   override async end(options: EndOptions = {}): Promise<FlushReport> {
     const capture = this.#capture;
     this.#capture = undefined;
-    if (capture) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        capture.stop(),
-        new Promise((resolve) => {
-          timer = setTimeout(
-            resolve,
-            Math.min(options.timeoutMs ?? 5000, 5000),
-          );
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await capture?.stopWithin(Math.min(options.timeoutMs ?? 5000, 5000));
     return await super.end(options);
   }
 

@@ -76,7 +76,7 @@ export {
   OutputCapture,
   type OutputCaptureOptions,
   type OutputSink,
-} from "./output.ts";
+} from "../../logger/output.ts";
 export {
   COMET_RATE_LIMITS,
   type CometRateLimits,

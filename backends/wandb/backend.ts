@@ -24,8 +24,10 @@ import {
   type WandbBackendOptions,
   type WandbConfig,
 } from "./config.ts";
+import type { ArtifactStore } from "../../artifact/types.ts";
+import { WandbArtifactStore } from "./artifacts.ts";
 import { WandbApiError, WandbHttp } from "./http.ts";
-import { configJson, wandbJson, wandbMedia } from "./encode.ts";
+import { configJson, parseWandbJson, wandbJson, wandbMedia } from "./encode.ts";
 import {
   CREATE_RUN_FILES,
   RUN_RESUME_STATUS,
@@ -59,6 +61,10 @@ interface RunState {
   historyOffset: number;
   /** The last `_step` the server holds (-1: none). */
   lastStep: number;
+  /** Lines of `output.log` the server holds. */
+  logOffset: number;
+  /** Console lines being sent, one request after another. */
+  output: Promise<void>;
   summary: Record<string, unknown>;
   startMs?: number;
   /** Run files uploaded and not yet reported in a file_stream request. */
@@ -78,6 +84,7 @@ interface Bucket {
 
 interface ResumeBucket extends Bucket {
   summaryMetrics?: string | null;
+  logLineCount?: number | null;
   historyTail?: string | null;
   config?: string | null;
   tags?: string[] | null;
@@ -124,6 +131,7 @@ export class WandbBackend implements Backend {
    */
   #lastProject: string | undefined;
   #delivered = new Set<string>();
+  #artifactStores = new Map<string, WandbArtifactStore>();
   #closed = false;
 
   /**
@@ -174,10 +182,15 @@ export class WandbBackend implements Backend {
    *
    * @param runId The run id.
    * @param project The project, unless fixed by options.
+   * @param signal Aborts the wait (not the creation, which others share).
    * @returns The run.
    */
-  ensureRun(runId: string, project: string): Promise<WandbRunInfo> {
-    return this.#ensure(runId, project);
+  ensureRun(
+    runId: string,
+    project: string,
+    signal?: AbortSignal,
+  ): Promise<WandbRunInfo> {
+    return this.#ensure(runId, this.#config.project ?? project, signal);
   }
 
   /**
@@ -216,6 +229,104 @@ export class WandbBackend implements Backend {
       retryAfterMs: (error) =>
         error instanceof WandbApiError ? error.retryAfterMs : undefined,
     });
+  }
+
+  /**
+   * Appends console lines to the run's `output.log` through `file_stream`
+   * (after what the server holds, also on resume), in W&B's console format:
+   * `2026-01-01T10:00:00.000000 text`, with `ERROR ` before stderr lines.
+   * Calls for one run are sent one after another.
+   *
+   * @param runId The run.
+   * @param project Its project, unless fixed by options.
+   * @param lines The lines (a trailing newline is dropped).
+   * @param options Whether they are stderr, and when each was printed.
+   * @returns When W&B holds them.
+   */
+  postOutput(
+    runId: string,
+    project: string,
+    lines: readonly string[],
+    options: { stderr?: boolean; timesMs?: readonly number[] } = {},
+  ): Promise<void> {
+    const state = this.#state(runId, this.#config.project ?? project);
+    const send = async (): Promise<void> => {
+      if (state.ended) {
+        throw new WandbApiError(
+          `Cannot add console lines to W&B run ${
+            JSON.stringify(runId)
+          }: it has finished`,
+          { endpoint: "file_stream output.log", retryable: false },
+        );
+      }
+      const info = await this.#ensure(runId, state.project);
+      const content = lines.map((line, i) => {
+        const time = new Date(options.timesMs?.[i] ?? this.#clock.now())
+          .toISOString().slice(0, 23) + "000";
+        const text = line.endsWith("\n") ? line.slice(0, -1) : line;
+        return `${options.stderr ? "ERROR " : ""}${time} ${text}`;
+      });
+      await this.#post(info, state, {
+        files: { "output.log": { offset: state.logOffset, content } },
+      });
+      state.logOffset += content.length;
+    };
+    const sent = state.output.then(send, send);
+    state.output = sent.catch(() => {});
+    return sent;
+  }
+
+  /**
+   * Uploads files to the run's Files tab (`CreateRunFiles`, then a PUT to
+   * each signed URL without the key), as `wandb.save` does; the next
+   * `file_stream` request reports them.
+   *
+   * @param runId The run.
+   * @param project Its project, unless fixed by options.
+   * @param files Paths in the run and their bytes.
+   * @param signal Aborts the uploads.
+   */
+  async uploadFiles(
+    runId: string,
+    project: string,
+    files: readonly { path: string; data: Uint8Array }[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const info = await this.#ensure(
+      runId,
+      this.#config.project ?? project,
+      signal,
+    );
+    const state = this.#state(runId, undefined);
+    await this.#uploadRunFiles(
+      info,
+      state,
+      files,
+      signal ?? new AbortController().signal,
+    );
+  }
+
+  /**
+   * The artifact versions of a project, kept as W&B artifacts (`vN`
+   * versions, W&B aliases); the logger's runs are their producers and users.
+   *
+   * @param project The logger's project (unless fixed by options).
+   * @returns The store.
+   */
+  artifacts(project: string): ArtifactStore {
+    const wandbProject = this.#config.project ?? project;
+    // One store per project, so its saves are serialised.
+    let store = this.#artifactStores.get(wandbProject);
+    if (!store) {
+      store = new WandbArtifactStore({
+        http: this.#http,
+        entity: () => this.#defaultEntity(),
+        project: wandbProject,
+        ensureRun: (runId, signal) => this.#ensure(runId, wandbProject, signal),
+      });
+      this.#artifactStores.set(wandbProject, store);
+    }
+    return store;
   }
 
   /** Stops the heartbeats. */
@@ -272,7 +383,8 @@ export class WandbBackend implements Backend {
       case "run_end":
         return await this.#finish(first, signal);
       default:
-        // Artifacts are not kept on W&B by this backend yet.
+        // Artifact events: the versions and their lineage were made by the
+        // artifact store's own calls (see `artifacts()`).
         return;
     }
   }
@@ -371,6 +483,8 @@ export class WandbBackend implements Backend {
     const info = await this.#ensure(event.runId, undefined, signal);
     const state = this.#state(event.runId, undefined);
     this.#stopHeartbeat(state);
+    // Console lines on their way go first: nothing is accepted after.
+    await state.output;
     const body: Record<string, unknown> = {
       complete: true,
       exitcode: event.status === "finished" ? 0 : 1,
@@ -419,6 +533,8 @@ export class WandbBackend implements Backend {
         tags: [],
         historyOffset: 0,
         lastStep: -1,
+        logOffset: 0,
+        output: Promise.resolve(),
         summary: {},
         uploaded: [],
         lastPostMs: 0,
@@ -491,6 +607,7 @@ export class WandbBackend implements Backend {
       // history where the server's ends, keep its summary, config and tags.
       storageId = bucket.id;
       state.historyOffset = bucket.historyLineCount ?? 0;
+      state.logOffset = bucket.logLineCount ?? 0;
       state.summary = { ...parseJson(bucket.summaryMetrics), ...state.summary };
       state.lastStep = lastStep(bucket, state.summary);
       const config = parseJson(bucket.config) as Record<
@@ -626,10 +743,10 @@ function splitsStep(unit: readonly TrackingEvent[]): boolean {
 function parseJson(text: string | null | undefined): Record<string, unknown> {
   if (!text) return {};
   try {
-    const parsed = JSON.parse(
-      text.replace(/\bNaN\b|-?\bInfinity\b/g, "null"),
-    );
-    return parsed && typeof parsed === "object" ? parsed : {};
+    const parsed = parseWandbJson(text);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed)
+      ? parsed as Record<string, unknown>
+      : {};
   } catch {
     return {};
   }

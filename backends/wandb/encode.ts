@@ -301,3 +301,67 @@ export function randomClientId(length = 128): string {
   for (const byte of bytes) out += alphabet[byte % alphabet.length];
   return out;
 }
+
+/**
+ * Parses W&B's JSON, which may hold bare `NaN`, `Infinity` and `-Infinity`
+ * tokens (as `wandbJson` writes them); they become those numbers. Text
+ * inside strings is left alone.
+ *
+ * @param text The JSON text.
+ * @returns The value.
+ * @throws {SyntaxError} When the text is not JSON even so.
+ *
+ * @example
+ * ```ts
+ * import { parseWandbJson } from "@uetai/uetai/wandb";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseWandbJson('{"a":NaN,"b":"NaN","c":-Infinity}'), {
+ *   a: NaN,
+ *   b: "NaN",
+ *   c: -Infinity,
+ * });
+ * ```
+ */
+export function parseWandbJson(text: string): unknown {
+  let out = "";
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      continue;
+    }
+    for (
+      const [token, marker] of [
+        ["-Infinity", NEG],
+        ["Infinity", POS],
+        ["NaN", NAN],
+      ] as const
+    ) {
+      if (text.startsWith(token, i)) {
+        out += text.slice(start, i) + JSON.stringify(marker);
+        i += token.length - 1;
+        start = i + 1;
+        break;
+      }
+    }
+  }
+  out += text.slice(start);
+  return JSON.parse(
+    out,
+    (_key, value) =>
+      value === NAN
+        ? NaN
+        : value === POS
+        ? Infinity
+        : value === NEG
+        ? -Infinity
+        : value,
+  );
+}

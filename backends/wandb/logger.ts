@@ -1,9 +1,15 @@
 // This module is browser compatible.
-import { Logger, type LoggerOptions } from "../../logger/logger.ts";
+import {
+  type EndOptions,
+  Logger,
+  type LoggerOptions,
+} from "../../logger/logger.ts";
+import { OutputCapture } from "../../logger/output.ts";
+import type { FlushReport } from "../../pipeline/pipeline.ts";
 import { readEnvironment } from "../../runtime/fs.ts";
 import { WandbBackend, type WandbRunInfo } from "./backend.ts";
 import { resolveWandbConfig, type WandbBackendOptions } from "./config.ts";
-import type { WandbHttp } from "./http.ts";
+import { WandbRun } from "./run.ts";
 
 /** Options of {@linkcode WandbLogger}: W&B's settings and the logger's. */
 export interface WandbLoggerOptions
@@ -17,6 +23,13 @@ export interface WandbLoggerOptions
   runId?: string;
   /** Continue the run `runId` already on W&B: its history goes on after its last step. */
   resume?: boolean;
+  /**
+   * Copy what the program prints with `console` to the run's Logs tab
+   * (`output.log`), as `wandb.init(console="auto")` does: stdout lines as
+   * they are, `console.warn`/`error` as error lines, every 2 s.
+   * @default {false}
+   */
+  captureOutput?: boolean;
 }
 
 /**
@@ -36,6 +49,8 @@ export interface WandbLoggerOptions
  */
 export class WandbLogger extends Logger {
   #backend: WandbBackend;
+  #run: WandbRun;
+  #capture: OutputCapture | undefined;
 
   /**
    * Creates the logger and starts its run (sent in the background).
@@ -55,6 +70,30 @@ export class WandbLogger extends Logger {
     });
     super({ ...options, env, project, backend });
     this.#backend = backend;
+    this.#run = new WandbRun({ backend, runId: this.runId, project });
+    if (options.captureOutput === true) {
+      const runId = this.runId;
+      this.#capture = new OutputCapture({
+        sink: (lines, { stderr, timesMs }) =>
+          backend.postOutput(runId, project, lines, { stderr, timesMs }),
+        intervalMs: 2000,
+      });
+      this.#capture.start();
+    }
+  }
+
+  /**
+   * Ends the run: stops capturing output (sending what is left, waiting at
+   * most 5 s for it), then ends as every logger does.
+   *
+   * @param options Status and how long to wait for the final flush.
+   * @returns How the final flush went.
+   */
+  override async end(options: EndOptions = {}): Promise<FlushReport> {
+    const capture = this.#capture;
+    this.#capture = undefined;
+    await capture?.stopWithin(Math.min(options.timeoutMs ?? 5000, 5000));
+    return await super.end(options);
   }
 
   /**
@@ -68,12 +107,13 @@ export class WandbLogger extends Logger {
   }
 
   /**
-   * The authenticated W&B client (GraphQL, file_stream, signed URLs), for
-   * what `log()` does not cover.
+   * The run's W&B API, for what `log()` does not cover: GraphQL with the
+   * logger's key, what the server holds, notes, files, console lines, the
+   * Stop button and the artifact store.
    *
-   * @returns The client.
+   * @returns The run.
    */
-  getExperiment(): WandbHttp {
-    return this.#backend.http;
+  getExperiment(): WandbRun {
+    return this.#run;
   }
 }

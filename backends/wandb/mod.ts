@@ -3,7 +3,8 @@
  * The Weights & Biases backend: {@linkcode WandbLogger} and the
  * {@linkcode WandbBackend} the pipeline feeds. Runs, config, history rows
  * with media, summary, heartbeats and the finish go over W&B's GraphQL API
- * and `file_stream`, with offsets that survive a crash and a resume.
+ * and `file_stream`, with offsets that survive a crash and a resume;
+ * artifacts are W&B artifacts (`vN` versions, aliases, lineage).
  * Importing `@uetai/uetai` registers the backend as `"wandb"`, chosen by
  * `createLogger()` when `WANDB_API_KEY` is set.
  *
@@ -21,6 +22,11 @@
  */
 export { WandbLogger, type WandbLoggerOptions } from "./logger.ts";
 export { WandbBackend, type WandbRunInfo } from "./backend.ts";
+export { WandbRun, type WandbRunOptions, type WandbRunState } from "./run.ts";
+export {
+  WandbArtifactStore,
+  type WandbArtifactStoreOptions,
+} from "./artifacts.ts";
 export {
   DEFAULT_WANDB_URL,
   resolveWandbConfig,
@@ -32,6 +38,7 @@ export {
   CLI_VERSION,
   configJson,
   md5Base64,
+  parseWandbJson,
   randomClientId,
   wandbJson,
   wandbManifestDigest,

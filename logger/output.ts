@@ -1,9 +1,12 @@
 // This module is browser compatible.
 
-/** Where captured lines go: one call per stream and batch. */
+/**
+ * Where captured lines go: one call per stream and batch, with when each
+ * line was printed (milliseconds since the epoch).
+ */
 export type OutputSink = (
   lines: string[],
-  options: { stderr: boolean },
+  options: { stderr: boolean; timesMs: number[] },
 ) => Promise<void>;
 
 /** Options of {@linkcode OutputCapture}. */
@@ -25,6 +28,11 @@ export interface OutputCaptureOptions {
    * @default {10000}
    */
   maxBufferedLines?: number;
+}
+
+interface Line {
+  text: string;
+  timeMs: number;
 }
 
 type ConsoleMethod = "log" | "info" | "debug" | "warn" | "error";
@@ -54,7 +62,7 @@ function format(args: unknown[]): string {
  *
  * @example
  * ```ts
- * import { OutputCapture } from "@uetai/uetai/comet";
+ * import { OutputCapture } from "@uetai/uetai/logger";
  * import assert from "node:assert/strict";
  * const sent: string[] = [];
  * const capture = new OutputCapture({ sink: (lines) => { sent.push(...lines); return Promise.resolve(); } });
@@ -69,7 +77,7 @@ export class OutputCapture {
   #intervalMs: number;
   #maxLines: number;
   #maxBuffered: number;
-  #buffers = { stdout: [] as string[], stderr: [] as string[] };
+  #buffers = { stdout: [] as Line[], stderr: [] as Line[] };
   #originals = new Map<ConsoleMethod, (...args: unknown[]) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #sending: Promise<void> = Promise.resolve();
@@ -128,7 +136,10 @@ export class OutputCapture {
         if (buffer.length === 0) continue;
         const lines = buffer.splice(0, buffer.length);
         try {
-          await this.#sink(lines, { stderr });
+          await this.#sink(lines.map((line) => line.text), {
+            stderr,
+            timesMs: lines.map((line) => line.timeMs),
+          });
         } catch {
           buffer.unshift(...lines);
           this.#trim(buffer);
@@ -155,14 +166,33 @@ export class OutputCapture {
     await this.flush();
   }
 
+  /**
+   * Restores the console and sends what is left, waiting at most
+   * `timeoutMs` for the send (a logger's `end()` must not hang on it).
+   *
+   * @param timeoutMs The longest wait.
+   * @returns When the last send finished or the time ran out.
+   */
+  async stopWithin(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.stop(),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
   #capture(text: string, stderr: boolean): void {
     const buffer = stderr ? this.#buffers.stderr : this.#buffers.stdout;
-    for (const line of text.split("\n")) buffer.push(`${line}\n`);
+    const timeMs = Date.now();
+    for (const line of text.split("\n")) {
+      buffer.push({ text: `${line}\n`, timeMs });
+    }
     this.#trim(buffer);
     if (buffer.length >= this.#maxLines) void this.flush();
   }
 
-  #trim(buffer: string[]): void {
+  #trim(buffer: Line[]): void {
     const excess = buffer.length - this.#maxBuffered;
     if (excess > 0) {
       buffer.splice(0, excess);
