@@ -7,6 +7,7 @@ import {
   requireFileSystem,
 } from "../runtime/fs.ts";
 import { createHash, toHex } from "./hash.ts";
+import { encodeBase64 } from "../runtime/base64.ts";
 import { assertArtifactPaths } from "./names.ts";
 import { ChunkReader, fileReadStream } from "./streams.ts";
 import type {
@@ -153,7 +154,8 @@ async function hasContent(
   if (link === undefined || link.isSymbolicLink()) return false;
   const info = await fs.stat(target).catch(() => undefined);
   if (!info?.isFile() || info.size !== entry.size) return false;
-  const hash = createHash("sha256");
+  const check = digestOf(entry);
+  const hash = createHash(check.algorithm);
   const reader = fileReadStream(fs, target).getReader();
   try {
     while (true) {
@@ -166,7 +168,23 @@ async function hasContent(
     await reader.cancel().catch(() => {});
     throw error;
   }
-  return toHex(hash.digest()) === entry.sha256;
+  return check.encode(hash.digest()) === check.expected;
+}
+
+/**
+ * What a file is checked against: its SHA-256, or, for versions logged by
+ * other clients that give none (`sha256: ""`), its base64 MD5.
+ */
+function digestOf(
+  entry: Pick<ArtifactFileEntry, "sha256"> & { md5?: string },
+): {
+  algorithm: "sha256" | "md5";
+  expected: string;
+  encode: (digest: Uint8Array) => string;
+} {
+  return entry.sha256 === "" && entry.md5
+    ? { algorithm: "md5", expected: entry.md5, encode: encodeBase64 }
+    : { algorithm: "sha256", expected: entry.sha256, encode: toHex };
 }
 
 /** Options of {@linkcode writeVerifiedFile}. */
@@ -188,8 +206,9 @@ export interface WriteVerifiedOptions {
 
 /**
  * Streams content to `target` through a temporary file in the same folder,
- * computing its SHA-256 on the way; renames it into place only when size
- * and digest match `entry`. On any failure the temporary file is removed
+ * computing its SHA-256 on the way (its base64 MD5 when `entry.sha256` is
+ * empty, as for versions other clients logged); renames it into place only
+ * when size and digest match `entry`. On any failure the temporary file is removed
  * and `target` is left as it was.
  *
  * @param fs The filesystem.
@@ -203,7 +222,9 @@ export async function writeVerifiedFile(
   fs: FileSystemLike,
   stream: ReadableStream<Uint8Array>,
   target: string,
-  entry: Pick<ArtifactFileEntry, "path" | "size" | "sha256">,
+  entry: Pick<ArtifactFileEntry, "path" | "size" | "sha256"> & {
+    md5?: string;
+  },
   options: WriteVerifiedOptions = {},
 ): Promise<void> {
   // A short hidden name beside the target: a long file name stays valid.
@@ -219,7 +240,8 @@ export async function writeVerifiedFile(
   let renamed = false;
   try {
     file = await openTemporary(fs, temporary);
-    const hash = createHash("sha256");
+    const check = digestOf(entry);
+    const hash = createHash(check.algorithm);
     let size = 0;
     while (true) {
       options.signal?.throwIfAborted();
@@ -254,11 +276,11 @@ export async function writeVerifiedFile(
         artifact: options.artifact,
       });
     }
-    const actual = toHex(hash.digest());
-    if (actual !== entry.sha256) {
+    const actual = check.encode(hash.digest());
+    if (actual !== check.expected) {
       throw new IntegrityError(entry.path, {
-        algorithm: "sha256",
-        expected: entry.sha256,
+        algorithm: check.algorithm,
+        expected: check.expected,
         actual,
         artifact: options.artifact,
       });

@@ -6,7 +6,11 @@ export interface ArtifactFileEntry {
   path: string;
   /** Size in bytes. */
   size: number;
-  /** SHA-256 of the content, lowercase hex. */
+  /**
+   * SHA-256 of the content, lowercase hex; empty for a version another
+   * client logged without one (a W&B artifact of W&B's own SDK), whose
+   * files are then checked by `md5`.
+   */
   sha256: string;
   /** MD5 of the content, standard base64 (the form W&B checks). */
   md5: string;

@@ -6,7 +6,14 @@
  */
 export type OutputSink = (
   lines: string[],
-  options: { stderr: boolean; timesMs: number[] },
+  options: {
+    /** Whether the lines are stderr (with `mixedStreams`: false; see `stderrLines`). */
+    stderr: boolean;
+    /** When each line was printed, in milliseconds since the epoch. */
+    timesMs: number[];
+    /** With `mixedStreams`: whether each line is stderr. */
+    stderrLines?: boolean[];
+  },
 ) => Promise<void>;
 
 /** Options of {@linkcode OutputCapture}. */
@@ -24,6 +31,12 @@ export interface OutputCaptureOptions {
    */
   maxLines?: number;
   /**
+   * Send the lines of both streams in one call per flush, in print order,
+   * each marked in `stderrLines` (for a sink that marks lines one by one).
+   * @default {false}
+   */
+  mixedStreams?: boolean;
+  /**
    * Most lines kept while sends fail; the oldest are dropped past it.
    * @default {10000}
    */
@@ -33,6 +46,7 @@ export interface OutputCaptureOptions {
 interface Line {
   text: string;
   timeMs: number;
+  stderr: boolean;
 }
 
 type ConsoleMethod = "log" | "info" | "debug" | "warn" | "error";
@@ -77,7 +91,9 @@ export class OutputCapture {
   #intervalMs: number;
   #maxLines: number;
   #maxBuffered: number;
-  #buffers = { stdout: [] as Line[], stderr: [] as Line[] };
+  #mixed: boolean;
+  /** Lines of both streams, in the order they were printed. */
+  #buffer: Line[] = [];
   #originals = new Map<ConsoleMethod, (...args: unknown[]) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #sending: Promise<void> = Promise.resolve();
@@ -93,9 +109,13 @@ export class OutputCapture {
     this.#intervalMs = options.intervalMs ?? 5000;
     this.#maxLines = options.maxLines ?? 500;
     this.#maxBuffered = options.maxBufferedLines ?? 10_000;
+    this.#mixed = options.mixedStreams ?? false;
   }
 
-  /** Lines dropped because sends kept failing and the buffer was full. */
+  /**
+   * Lines lost: dropped because sends kept failing and the buffer was
+   * full, or left unsent when the capture stopped.
+   */
   get dropped(): number {
     return this.#dropped;
   }
@@ -131,19 +151,28 @@ export class OutputCapture {
    */
   flush(): Promise<void> {
     this.#sending = this.#sending.then(async () => {
-      for (const stderr of [false, true]) {
-        const buffer = stderr ? this.#buffers.stderr : this.#buffers.stdout;
-        if (buffer.length === 0) continue;
-        const lines = buffer.splice(0, buffer.length);
+      // Consecutive lines of one stream go in one call, the calls in the
+      // order the lines were printed.
+      while (this.#buffer.length > 0) {
+        const stderr = this.#mixed ? false : this.#buffer[0].stderr;
+        let end = 1;
+        while (
+          end < this.#buffer.length &&
+          (this.#mixed || this.#buffer[end].stderr === stderr)
+        ) end++;
+        const lines = this.#buffer.slice(0, end);
         try {
           await this.#sink(lines.map((line) => line.text), {
             stderr,
             timesMs: lines.map((line) => line.timeMs),
+            ...(this.#mixed
+              ? { stderrLines: lines.map((line) => line.stderr) }
+              : {}),
           });
         } catch {
-          buffer.unshift(...lines);
-          this.#trim(buffer);
+          return; // Kept for the next flush.
         }
+        this.#buffer.splice(0, end);
       }
     });
     return this.#sending;
@@ -164,6 +193,9 @@ export class OutputCapture {
     for (const [method, original] of this.#originals) target[method] = original;
     this.#originals.clear();
     await this.flush();
+    // No later flush will come: what could not be sent is counted as lost.
+    this.#dropped += this.#buffer.length;
+    this.#buffer = [];
   }
 
   /**
@@ -183,20 +215,15 @@ export class OutputCapture {
   }
 
   #capture(text: string, stderr: boolean): void {
-    const buffer = stderr ? this.#buffers.stderr : this.#buffers.stdout;
     const timeMs = Date.now();
     for (const line of text.split("\n")) {
-      buffer.push({ text: `${line}\n`, timeMs });
+      this.#buffer.push({ text: `${line}\n`, timeMs, stderr });
     }
-    this.#trim(buffer);
-    if (buffer.length >= this.#maxLines) void this.flush();
-  }
-
-  #trim(buffer: Line[]): void {
-    const excess = buffer.length - this.#maxBuffered;
+    const excess = this.#buffer.length - this.#maxBuffered;
     if (excess > 0) {
-      buffer.splice(0, excess);
+      this.#buffer.splice(0, excess);
       this.#dropped += excess;
     }
+    if (this.#buffer.length >= this.#maxLines) void this.flush();
   }
 }

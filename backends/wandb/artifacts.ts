@@ -21,7 +21,12 @@ import { createHash } from "../../artifact/hash.ts";
 import { ArtifactNotFoundError, IntegrityError } from "../../errors/errors.ts";
 import { abortableSleep, backoffDelayMs } from "../../pipeline/retry.ts";
 import { encodeBase64 } from "../../runtime/base64.ts";
-import { md5Base64, randomClientId, wandbManifestDigest } from "./encode.ts";
+import {
+  md5Base64,
+  parseWandbJson,
+  randomClientId,
+  wandbManifestDigest,
+} from "./encode.ts";
 import { WandbApiError, type WandbHttp } from "./http.ts";
 import {
   ADD_ALIASES,
@@ -29,6 +34,7 @@ import {
   ARTIFACT_BY_NAME,
   ARTIFACT_FILE_URLS,
   ARTIFACT_TYPE,
+  ARTIFACT_USED_BY,
   ARTIFACT_VERSIONS,
   COMMIT_ARTIFACT,
   CREATE_ARTIFACT,
@@ -49,6 +55,25 @@ const UPLOADS_AT_ONCE = 4;
 const ATTEMPTS = 4;
 /** Signed URLs are handed out for an hour; refetch well before. */
 const URL_TTL_MS = 10 * 60_000;
+
+/** Saves and metadata updates in this process, one at a time per collection. */
+const collectionTails = new Map<string, Promise<unknown>>();
+
+function serialByKey<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const tail = collectionTails.get(key) ?? Promise.resolve();
+  const run = tail.then(task, task);
+  const settled = run.catch(() => {});
+  collectionTails.set(key, settled);
+  settled.then(() => {
+    if (collectionTails.get(key) === settled) collectionTails.delete(key);
+  });
+  return run;
+}
+
+function sameUse(a: ArtifactRunRef, b: ArtifactRunRef): boolean {
+  return a.project === b.project && a.runId === b.runId &&
+    a.timestampMs === b.timestampMs;
+}
 
 interface UetaiMeta {
   createdBy?: ArtifactRunRef;
@@ -82,6 +107,8 @@ interface Located {
   manifest: ArtifactManifest;
   user: Record<string, unknown>;
   meta: UetaiMeta;
+  /** The metadata on W&B is not a JSON object uetai can rewrite whole. */
+  foreignMetadata: boolean;
 }
 
 /** Options of {@linkcode WandbArtifactStore}. */
@@ -143,7 +170,6 @@ export class WandbArtifactStore implements ArtifactStore {
   #urls = new Map<string, { atMs: number; urls: Map<string, string> }>();
   /** Artifact ids by `name@version`. */
   #ids = new Map<string, string>();
-  #tail: Promise<unknown> = Promise.resolve();
 
   /**
    * Creates the store.
@@ -169,7 +195,7 @@ export class WandbArtifactStore implements ArtifactStore {
     draft: ArtifactDraft,
     options: ArtifactTransferOptions = {},
   ): Promise<ArtifactManifest & { created: boolean }> {
-    return this.#serial(() => this.#put(draft, options));
+    return this.#serialFor(draft.name, () => this.#put(draft, options));
   }
 
   async #put(
@@ -311,9 +337,16 @@ export class WandbArtifactStore implements ArtifactStore {
         ),
       signal,
     );
-    await this.#gql("CommitArtifact", COMMIT_ARTIFACT, {
-      artifactID: artifact.id,
-    }, signal);
+    // Concurrent commits to one collection may get 409 "rebase required":
+    // W&B's client commits again, and so does this.
+    await this.#retry(
+      () =>
+        this.#http.graphql("CommitArtifact", COMMIT_ARTIFACT, {
+          artifactID: artifact.id,
+        }, { signal }),
+      signal,
+      (error) => error.status === 409,
+    );
     const located = await this.#byId(draft.name, artifact.id, signal);
     return { ...located.manifest, created: true };
   }
@@ -393,7 +426,7 @@ export class WandbArtifactStore implements ArtifactStore {
   ): Promise<ArtifactManifest> {
     assertArtifactName(name);
     for (const alias of aliases) assertAlias(alias);
-    return this.#serial(async () => {
+    return this.#serialFor(name, async () => {
       const located = await this.#locateVersion(name, version);
       await this.#gql("AddAliases", ADD_ALIASES, {
         artifactID: located.node.id,
@@ -466,8 +499,8 @@ export class WandbArtifactStore implements ArtifactStore {
    * @param usedBy The run.
    */
   recordUse(manifest: ArtifactManifest, usedBy: ArtifactRunRef): Promise<void> {
-    return this.#serial(async () => {
-      const located = await this.#locateVersion(
+    return this.#serialFor(manifest.name, async () => {
+      let located = await this.#locateVersion(
         manifest.name,
         manifest.version,
       );
@@ -480,19 +513,42 @@ export class WandbArtifactStore implements ArtifactStore {
           artifactID: located.node.id,
         });
       }
-      const meta = {
-        ...located.meta,
-        uses: [...located.meta.uses ?? [], usedBy],
-      };
-      await this.#gql("UpdateArtifact", UPDATE_ARTIFACT, {
-        artifactID: located.node.id,
-        metadata: JSON.stringify({ ...located.user, [META_KEY]: meta }),
-      });
+      // A read-modify-write of the metadata: another process may write in
+      // between, so it is read back and written again until the use is
+      // there (W&B's own lineage, `usedBy`, has the run in any case).
+      for (let attempt = 1;; attempt++) {
+        if (located.foreignMetadata) {
+          throw new WandbApiError(
+            `Cannot record the use of ${manifest.name}:${manifest.version} in its metadata: W&B holds metadata that is not a JSON object, which uetai will not overwrite`,
+            { endpoint: "POST /graphql UpdateArtifact", retryable: false },
+          );
+        }
+        if ((located.meta.uses ?? []).some((use) => sameUse(use, usedBy))) {
+          return;
+        }
+        if (attempt > 4) {
+          throw new WandbApiError(
+            `Cannot record the use of ${manifest.name}:${manifest.version}: its metadata kept changing under concurrent writers`,
+            { endpoint: "POST /graphql UpdateArtifact", retryable: true },
+          );
+        }
+        const meta = {
+          ...located.meta,
+          uses: [...located.meta.uses ?? [], usedBy],
+        };
+        await this.#gql("UpdateArtifact", UPDATE_ARTIFACT, {
+          artifactID: located.node.id,
+          metadata: JSON.stringify({ ...located.user, [META_KEY]: meta }),
+        });
+        await abortableSleep(attempt * 20 * Math.random());
+        located = await this.#byId(manifest.name, located.node.id);
+      }
     });
   }
 
   /**
-   * The runs that used a version, oldest first.
+   * The runs that used a version, oldest first: uetai's record, after the
+   * runs only W&B's lineage (`usedBy`) knows, whose time is unknown (0).
    *
    * @param name Artifact name.
    * @param version The version, `vN`.
@@ -500,21 +556,56 @@ export class WandbArtifactStore implements ArtifactStore {
    */
   async listUses(name: string, version: string): Promise<ArtifactRunRef[]> {
     assertArtifactName(name);
+    let located: Located;
     try {
-      const located = await this.#locateVersion(name, version);
-      return [...located.meta.uses ?? []];
+      located = await this.#locateVersion(name, version);
     } catch (error) {
       if (error instanceof ArtifactNotFoundError) return [];
       throw error;
     }
+    const uses = [...located.meta.uses ?? []];
+    // Runs in W&B's lineage that uetai's record lacks (other clients, or a
+    // record lost to a concurrent writer): their time is unknown, 0.
+    const lineage: ArtifactRunRef[] = [];
+    let cursor: string | null = null;
+    while (true) {
+      const data: {
+        artifact?: {
+          usedBy?: {
+            pageInfo?: { hasNextPage?: boolean; endCursor?: string | null };
+            edges?: { node?: { name?: string; project?: { name?: string } } }[];
+          };
+        } | null;
+      } = await this.#gql("ArtifactUsedBy", ARTIFACT_USED_BY, {
+        id: located.node.id,
+        cursor,
+        perPage: PAGE,
+      });
+      const page = data.artifact?.usedBy;
+      for (const edge of page?.edges ?? []) {
+        const runId = edge.node?.name;
+        const project = edge.node?.project?.name ?? this.#project;
+        if (
+          runId &&
+          !uses.some((u) => u.runId === runId && u.project === project)
+        ) {
+          lineage.push({ project, runId, timestampMs: 0 });
+        }
+      }
+      if (!page?.pageInfo?.hasNextPage || !page.pageInfo.endCursor) break;
+      cursor = page.pageInfo.endCursor;
+    }
+    return [...lineage, ...uses];
   }
 
   // ------------------------------------------------------------ internals
 
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(task, task);
-    this.#tail = run.catch(() => {});
-    return run;
+  /** Runs a write to a collection after the others of this process. */
+  #serialFor<T>(name: string, task: () => Promise<T>): Promise<T> {
+    return serialByKey(
+      `${this.#http.baseUrl}\0${this.#project}\0${name}`,
+      task,
+    );
   }
 
   /** The W&B run name for a uetai run of this project, created if needed. */
@@ -545,13 +636,18 @@ export class WandbArtifactStore implements ArtifactStore {
     );
   }
 
-  async #retry<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async #retry<T>(
+    call: () => Promise<T>,
+    signal?: AbortSignal,
+    alsoRetry: (error: WandbApiError) => boolean = () => false,
+  ): Promise<T> {
     for (let attempt = 1;; attempt++) {
       try {
         return await call();
       } catch (error) {
         if (
-          !(error instanceof WandbApiError) || !error.retryable ||
+          !(error instanceof WandbApiError) ||
+          !(error.retryable || alsoRetry(error)) ||
           attempt >= ATTEMPTS || signal?.aborted
         ) {
           throw error;
@@ -731,13 +827,14 @@ export class WandbArtifactStore implements ArtifactStore {
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     let parsed: Record<string, unknown> = {};
+    let foreignMetadata = false;
     try {
-      const value = JSON.parse(node.metadata ?? "{}");
+      const value = parseWandbJson(node.metadata || "{}");
       if (value && typeof value === "object" && !Array.isArray(value)) {
-        parsed = value;
-      }
+        parsed = value as Record<string, unknown>;
+      } else foreignMetadata = true;
     } catch {
-      // Metadata that is not JSON is not the user's object: none.
+      foreignMetadata = true;
     }
     const { [META_KEY]: rawMeta, ...user } = parsed;
     const meta =
@@ -751,7 +848,10 @@ export class WandbArtifactStore implements ArtifactStore {
       name,
       type: node.artifactType?.name ?? "",
       version,
-      digest: artifactDigest(files),
+      // Versions other clients logged carry no SHA-256: W&B's digest then.
+      digest: files.some((f) => f.sha256 === "") && node.digest
+        ? node.digest
+        : artifactDigest(files),
       size: files.reduce((sum, f) => sum + f.size, 0),
       files,
       metadata: user,
@@ -766,7 +866,7 @@ export class WandbArtifactStore implements ArtifactStore {
         : 0,
     };
     if (meta.createdBy) manifest.createdBy = meta.createdBy;
-    return { node, manifest, user, meta };
+    return { node, manifest, user, meta, foreignMetadata };
   }
 
   /** The entries of a committed version's `wandb_manifest.json`. */

@@ -71,6 +71,8 @@ interface RunState {
   uploaded: string[];
   heartbeat?: TimerHandle;
   lastPostMs: number;
+  /** The finish began: no console line is accepted any more. */
+  finishing: boolean;
   ended: boolean;
 }
 
@@ -240,36 +242,67 @@ export class WandbBackend implements Backend {
    * @param runId The run.
    * @param project Its project, unless fixed by options.
    * @param lines The lines (a trailing newline is dropped).
-   * @param options Whether they are stderr, and when each was printed.
+   * @param options Whether they are stderr (all, or line by line), and
+   * when each was printed.
    * @returns When W&B holds them.
    */
   postOutput(
     runId: string,
     project: string,
     lines: readonly string[],
-    options: { stderr?: boolean; timesMs?: readonly number[] } = {},
+    options: {
+      stderr?: boolean;
+      stderrLines?: readonly boolean[];
+      timesMs?: readonly number[];
+    } = {},
   ): Promise<void> {
-    const state = this.#state(runId, this.#config.project ?? project);
-    const send = async (): Promise<void> => {
-      if (state.ended) {
-        throw new WandbApiError(
+    if (
+      !Array.isArray(lines) || lines.some((line) => typeof line !== "string")
+    ) {
+      return Promise.reject(
+        new TypeError(
           `Cannot add console lines to W&B run ${
             JSON.stringify(runId)
-          }: it has finished`,
+          }: expected an array of strings, got ${
+            Array.isArray(lines) ? "an array with a non-string" : typeof lines
+          }`,
+        ),
+      );
+    }
+    const state = this.#state(runId, this.#config.project ?? project);
+    if (state.finishing || state.ended) {
+      return Promise.reject(
+        new WandbApiError(
+          `Cannot add console lines to W&B run ${
+            JSON.stringify(runId)
+          }: it is finishing or finished`,
           { endpoint: "file_stream output.log", retryable: false },
-        );
+        ),
+      );
+    }
+    // One line per line: text with newlines in it is split, so the
+    // server's line count (the offset of a resume) matches ours.
+    const content: string[] = [];
+    for (const [i, line] of lines.entries()) {
+      const time = new Date(options.timesMs?.[i] ?? this.#clock.now())
+        .toISOString().slice(0, 23) + "000";
+      const text = line.endsWith("\n") ? line.slice(0, -1) : line;
+      for (const part of text.split("\n")) {
+        const stderr = options.stderrLines?.[i] ?? options.stderr;
+        content.push(`${stderr ? "ERROR " : ""}${time} ${part}`);
       }
+    }
+    const send = async (): Promise<void> => {
       const info = await this.#ensure(runId, state.project);
-      const content = lines.map((line, i) => {
-        const time = new Date(options.timesMs?.[i] ?? this.#clock.now())
-          .toISOString().slice(0, 23) + "000";
-        const text = line.endsWith("\n") ? line.slice(0, -1) : line;
-        return `${options.stderr ? "ERROR " : ""}${time} ${text}`;
-      });
-      await this.#post(info, state, {
-        files: { "output.log": { offset: state.logOffset, content } },
-      });
-      state.logOffset += content.length;
+      // Requests of at most 1000 lines, so a backlog never makes one
+      // request too large for the server.
+      for (let start = 0; start < content.length; start += 1000) {
+        const chunk = content.slice(start, start + 1000);
+        await this.#post(info, state, {
+          files: { "output.log": { offset: state.logOffset, content: chunk } },
+        });
+        state.logOffset += chunk.length;
+      }
     };
     const sent = state.output.then(send, send);
     state.output = sent.catch(() => {});
@@ -483,7 +516,9 @@ export class WandbBackend implements Backend {
     const info = await this.#ensure(event.runId, undefined, signal);
     const state = this.#state(event.runId, undefined);
     this.#stopHeartbeat(state);
-    // Console lines on their way go first: nothing is accepted after.
+    // Console lines on their way go first, and none is accepted from now
+    // on: `complete` must be the run's last request.
+    state.finishing = true;
     await state.output;
     const body: Record<string, unknown> = {
       complete: true,
@@ -538,6 +573,7 @@ export class WandbBackend implements Backend {
         summary: {},
         uploaded: [],
         lastPostMs: 0,
+        finishing: false,
         ended: false,
       };
       this.#runs.set(runId, state);

@@ -230,14 +230,44 @@ export class WandbHttp {
   }
 
   /**
-   * GETs a signed storage URL (no W&B key).
+   * GETs a signed storage URL (no W&B key); the timeout covers the wait
+   * for the headers, not the body.
    *
    * @param url The signed URL.
    * @param signal Aborts the download.
    * @returns The response, with status 2xx, unread.
    */
   getSigned(url: string, signal?: AbortSignal): Promise<Response> {
-    return this.#send(`GET ${redact(url)}`, url, { method: "GET" }, signal);
+    // The timeout bounds the wait for the answer's headers only: a large
+    // file may take longer to stream than any one request should.
+    return this.#send(
+      `GET ${redact(url)}`,
+      url,
+      undefined,
+      signal,
+      false,
+      async (callerSignal) => {
+        const timeout = new AbortController();
+        const timer = setTimeout(
+          () =>
+            timeout.abort(
+              new DOMException(
+                `W&B storage did not answer within ${this.#timeoutMs} ms`,
+                "TimeoutError",
+              ),
+            ),
+          this.#timeoutMs,
+        );
+        try {
+          return await fetch(url, {
+            method: "GET",
+            signal: AbortSignal.any([timeout.signal, callerSignal]),
+          });
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    );
   }
 
   async #send(

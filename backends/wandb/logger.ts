@@ -74,9 +74,12 @@ export class WandbLogger extends Logger {
     if (options.captureOutput === true) {
       const runId = this.runId;
       this.#capture = new OutputCapture({
-        sink: (lines, { stderr, timesMs }) =>
-          backend.postOutput(runId, project, lines, { stderr, timesMs }),
+        // Both streams in one call: W&B marks stderr line by line, and one
+        // request per flush keeps the print order.
+        sink: (lines, { stderrLines, timesMs }) =>
+          backend.postOutput(runId, project, lines, { stderrLines, timesMs }),
         intervalMs: 2000,
+        mixedStreams: true,
       });
       this.#capture.start();
     }

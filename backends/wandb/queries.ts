@@ -183,3 +183,14 @@ export const RUN_STATE =
     }
   }
 }`;
+
+/** The runs that used a version (W&B's lineage), a page at a time. */
+export const ARTIFACT_USED_BY =
+  `query ArtifactUsedBy($id: ID!, $cursor: String, $perPage: Int) {
+  artifact(id: $id) {
+    usedBy(after: $cursor, first: $perPage) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { name project { name } } }
+    }
+  }
+}`;
