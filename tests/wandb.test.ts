@@ -122,6 +122,52 @@ describe("WandbLogger: a run", () => {
     });
   });
 
+  it("full batches (thousands of points) arrive as whole rows, each step once", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const logger = new WandbLogger({ ...options(setup), project: "big" });
+      for (let step = 0; step < 2500; step++) {
+        logger.log({ a: step, b: step * 2, c: 1 - step }, { step });
+      }
+      assert.ok((await logger.end()).ok);
+      const run = fake.run(logger.runId, "big")!;
+      assert.equal(run.history.length, 2500);
+      for (const [i, row] of run.history.entries()) {
+        assert.equal(row._step, i);
+        assert.deepEqual([row.a, row.b, row.c], [i, i * 2, 1 - i], `row ${i}`);
+      }
+      const streams = fake.requests.filter((r) =>
+        JSON.stringify(r.json ?? "").includes("wandb-history.jsonl")
+      );
+      assert.ok(streams.length <= 12, `${streams.length} history requests`);
+    });
+  });
+
+  it("a step whose media the pipeline had to split over two batches loses nothing", async () => {
+    await withFake(async (setup) => {
+      const { fake } = setup;
+      const logger = new WandbLogger({ ...options(setup), project: "huge" });
+      const page = (c: string) => new Html(`<p>${c.repeat(5_000_000)}</p>`);
+      logger.log({ first: page("a"), second: page("b"), loss: 1 }, { step: 0 });
+      logger.log({ loss: 2 }, { step: 1 });
+      assert.ok((await logger.end()).ok);
+      const run = fake.run(logger.runId, "huge")!;
+      // Each key once at its step; the step W&B got in two batches is in
+      // rows of its own (batches are at most 8 MiB).
+      const seen = run.history.flatMap((row) =>
+        Object.keys(row).filter((k) => !k.startsWith("_")).map((k) =>
+          `${k}@${row._step}`
+        )
+      ).sort();
+      assert.deepEqual(seen, ["first@0", "loss@0", "loss@1", "second@0"]);
+      for (const key of ["first", "second"]) {
+        const row = run.history.find((r) => r[key] !== undefined)!;
+        const path = (row[key] as { path: string }).path;
+        assert.equal(run.files[path].length, 5_000_007);
+      }
+    });
+  });
+
   it("a failed run finishes with a non-zero exit code", async () => {
     await withFake(async (setup) => {
       const { fake } = setup;

@@ -59,7 +59,13 @@ interface RunState {
   displayName?: string;
   /** Lines of `wandb-history.jsonl` the server holds. */
   historyOffset: number;
-  /** The last `_step` the server holds (-1: none). */
+  /**
+   * The last `_step` the server held when this process found the run (-1:
+   * none): steps up to it came from a process that died before its
+   * acknowledgement and are not sent again. Steps this process sent are
+   * never skipped (a step the pipeline split over two batches gets a
+   * second row with the rest of its keys).
+   */
   lastStep: number;
   /** Lines of `output.log` the server holds. */
   logOffset: number;
@@ -216,14 +222,15 @@ export class WandbBackend implements Backend {
         break;
       }
     }
+    const full = batch.length >= this.limits.maxEventsPerBatch;
     return sendInUnits(batch, signal, {
-      cut: (events, start) => cutUnit(events, start),
+      cut: (events, start) => cutUnit(events, start, full),
       // A full batch may end inside a step whose other values come in the
-      // next one: that step waits for them, so its row is whole.
+      // next one: that step (cut as a unit of its own) waits for them, so
+      // its row is whole. A step filling a whole batch goes as it is.
       reserve: (unit) =>
-        batch.length >= this.limits.maxEventsPerBatch &&
-          unit[unit.length - 1] === batch[batch.length - 1] &&
-          isRowEvent(unit[0]) && splitsStep(unit)
+        full && unit[unit.length - 1] === batch[batch.length - 1] &&
+          unit[0] !== batch[0] && isRowEvent(unit[0])
           ? 1
           : 0,
       send: (unit, unitSignal) => this.#sendUnit(unit, unitSignal),
@@ -476,7 +483,6 @@ export class WandbBackend implements Backend {
       },
     }, signal);
     state.historyOffset += rows.length;
-    state.lastStep = last._step as number;
   }
 
   async #uploadRunFiles(
@@ -753,7 +759,11 @@ function isRowEvent(event: TrackingEvent): boolean {
 }
 
 /** Consecutive events one request carries. */
-function cutUnit(events: readonly TrackingEvent[], start: number): number {
+function cutUnit(
+  events: readonly TrackingEvent[],
+  start: number,
+  full: boolean,
+): number {
   const first = events[start];
   let end = start + 1;
   const sameKind = (e: TrackingEvent): boolean =>
@@ -767,14 +777,21 @@ function cutUnit(events: readonly TrackingEvent[], start: number): number {
     end < events.length && events[end].runId === first.runId &&
     sameKind(events[end])
   ) end++;
+  // A full batch may end inside a step: rows up to the step before go now,
+  // and that last step becomes a unit of its own, which `reserve` holds
+  // back until the next batch brings the rest of it.
+  if (full && end === events.length && isRowEvent(first)) {
+    const lastStep = (events[end - 1] as MetricEvent).step;
+    let cut = end;
+    while (
+      cut > start && (events[cut - 1] as MetricEvent).step === lastStep
+    ) cut--;
+    if (cut > start) return cut;
+  }
   return end;
 }
 
 /** Whether a unit of rows holds more than one step (so its last step may be cut). */
-function splitsStep(unit: readonly TrackingEvent[]): boolean {
-  const last = (unit[unit.length - 1] as MetricEvent).step;
-  return unit.some((e) => (e as MetricEvent).step !== last);
-}
 
 function parseJson(text: string | null | undefined): Record<string, unknown> {
   if (!text) return {};
