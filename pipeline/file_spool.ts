@@ -61,20 +61,25 @@ interface Owner {
 }
 
 /** Identifies this process in owner files, beside its pid. */
-const PROCESS_NONCE: string = crypto.randomUUID();
+let processNonce: string | undefined;
+
+/** Made on first use: workers forbid random values at module scope. */
+function processNonceOf(): string {
+  return processNonce ??= crypto.randomUUID();
+}
 
 /** Session folders open in this process: never adopted by another spool of it. */
 const OPEN_SESSIONS = new Set<string>();
 
 function ownerOfThisProcess(): Owner {
-  return { pid: processId(), process: PROCESS_NONCE, startedMs: Date.now() };
+  return { pid: processId(), process: processNonceOf(), startedMs: Date.now() };
 }
 
 /** Whether the process that owns a session is gone, so its events are orphans. */
 function isOrphan(owner: Owner, path: string): boolean {
   if (OPEN_SESSIONS.has(path)) return false;
   // Closed (with events pending) earlier by this copy of the library.
-  if (owner.process === PROCESS_NONCE) return true;
+  if (owner.process === processNonceOf()) return true;
   if (owner.pid === processId()) {
     // Our pid but another copy of the library: either a process that had
     // this pid before (containers, where every run may be pid 1), or a live

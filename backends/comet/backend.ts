@@ -70,6 +70,8 @@ interface RunState {
   beating: boolean;
   beat?: Promise<void>;
   resumed: boolean;
+  /** The project came from the run's start (else it is a default). */
+  projectKnown?: boolean;
 }
 
 /** Options of {@linkcode CometBackend}. */
@@ -344,6 +346,7 @@ export class CometBackend implements Backend {
   async #start(event: RunStartEvent, signal: AbortSignal): Promise<void> {
     const project = this.#config.projectName ?? event.project;
     const state = this.#state(event.runId, project);
+    state.projectKnown = true;
     // A resumed experiment keeps its own start time.
     if (event.resume === true) state.resumed = true;
     else state.startMs ??= event.timestampMs;
@@ -419,8 +422,15 @@ export class CometBackend implements Backend {
     const state = this.#state(runId, undefined);
     if (state.info) return Promise.resolve(state.info);
     // A run this process did not start (replayed from a dead process's
-    // spool, or resumed): its experiment exists already.
-    return this.#handshake(runId, state.project, true, signal);
+    // spool, or resumed): its experiment exists already, in a project this
+    // process does not know.
+    return this.#handshake(
+      runId,
+      state.project,
+      true,
+      signal,
+      state.projectKnown === true,
+    );
   }
 
   #state(runId: string, project: string | undefined): RunState {
@@ -443,6 +453,7 @@ export class CometBackend implements Backend {
     project: string,
     existing: boolean,
     signal?: AbortSignal,
+    projectKnown = true,
   ): Promise<CometExperimentInfo> {
     if (!isExperimentKey(runId)) {
       return Promise.reject(
@@ -459,7 +470,12 @@ export class CometBackend implements Backend {
     // One handshake per run, shared by every caller; it runs under the
     // client's own timeout, so one caller giving up cannot fail it for the
     // others: each only stops waiting.
-    state.creating ??= this.#createExperiment(runId, state, existing);
+    state.creating ??= this.#createExperiment(
+      runId,
+      state,
+      existing,
+      projectKnown,
+    );
     const creating = state.creating;
     creating.catch(() => {}).finally(() => {
       if (state.creating === creating) state.creating = undefined;
@@ -471,10 +487,12 @@ export class CometBackend implements Backend {
     runId: string,
     state: RunState,
     existing: boolean,
+    projectKnown: boolean,
   ): Promise<CometExperimentInfo> {
     let answer: Handshake;
     if (existing) {
       answer = await this.#getRun(runId);
+      if (projectKnown) await this.#assertProject(runId, state.project);
     } else {
       try {
         answer = await this.#http.json<Handshake>(
@@ -493,18 +511,49 @@ export class CometBackend implements Backend {
           },
         );
       } catch (error) {
-        // Created by an earlier attempt whose answer was lost.
+        // Created by an earlier attempt whose answer was lost (or by
+        // someone else: then it must be in this project).
         if (
           !(error instanceof CometApiError) || error.sdkErrorCode !== 90999
         ) {
           throw error;
         }
         answer = await this.#getRun(runId);
+        await this.#assertProject(runId, state.project);
       }
     }
     const info = this.#readHandshake(runId, state.project, answer);
     state.info = info;
     return info;
+  }
+
+  /**
+   * An existing experiment is continued only in its own workspace and
+   * project: a run id is no way into another project's experiment.
+   */
+  async #assertProject(runId: string, project: string): Promise<void> {
+    const meta = await this.#http.json<
+      { projectName?: unknown; workspaceName?: unknown }
+    >("GET", "/api/rest/v2/experiment/metadata", {
+      query: { experimentKey: runId },
+    });
+    const foundProject = meta.projectName;
+    const foundWorkspace = meta.workspaceName;
+    if (
+      (typeof foundProject === "string" &&
+        foundProject.toLowerCase() !== project.toLowerCase()) ||
+      (typeof foundWorkspace === "string" &&
+        foundWorkspace !== this.#config.workspace)
+    ) {
+      throw new BackendError(
+        `Cannot continue Comet experiment ${runId} in project ${
+          JSON.stringify(project)
+        }: it belongs to ${JSON.stringify(foundWorkspace)}/${
+          JSON.stringify(foundProject)
+        }`,
+        { backend: "comet", retryable: false },
+      );
+    }
   }
 
   #getRun(runId: string): Promise<Handshake> {
