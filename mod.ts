@@ -173,8 +173,21 @@ export type {
   WandbBackendOptions,
   WandbHttp,
   WandbHttpOptions,
+  WandbRun,
   WandbRunInfo,
+  WandbRunState,
 } from "./backends/wandb/mod.ts";
+export {
+  type FlushableLogger,
+  flushInBackground,
+  flushOnPageHide,
+  RelayBackend,
+  type RelayClientOptions,
+  RelayError,
+  type RelayIngestAnswer,
+  type WaitUntilContext,
+} from "./relay/client.ts";
+export { RelayArtifactStore } from "./relay/artifact_client.ts";
 export {
   ArtifactNotFoundError,
   BackendError,

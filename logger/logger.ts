@@ -19,6 +19,7 @@ import {
   type PipelineStats,
 } from "../pipeline/pipeline.ts";
 import type { Spool } from "../pipeline/spool.ts";
+import { RelayBackend, type RelayClientOptions } from "../relay/client.ts";
 import { systemClock } from "../runtime/clock.ts";
 import {
   assertSafeName,
@@ -135,6 +136,13 @@ export interface LoggerOptions extends BatchProcessorSettings {
   backend?: Backend | string;
   /** Several backends at once (fan-out); overrides `backend`. */
   backends?: readonly (Backend | string)[];
+  /**
+   * Log through a uetai relay with a scoped token instead of holding a
+   * dashboard key (browser pages, edge functions): same as
+   * `backend: new RelayBackend(relay)`. Default: `UETAI_RELAY_URL` and
+   * `UETAI_RELAY_TOKEN` when both are set.
+   */
+  relay?: RelayClientOptions;
   /**
    * Root folder of the local store and the spools.
    * @default {".uetai"} (or `UETAI_DIR`)
@@ -985,6 +993,7 @@ export class Logger {
       return options.backends.map(build);
     }
     if (options.backend !== undefined) return [build(options.backend)];
+    if (options.relay !== undefined) return [new RelayBackend(options.relay)];
     const named = env.UETAI_BACKEND?.split(",").map((name) => name.trim())
       .filter((name) => name !== "");
     if (named && named.length > 0) return named.map(build);

@@ -4,7 +4,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, scriptCommand } from "./helpers/runtime.ts";
@@ -38,15 +37,17 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) =>
   match[1]
 );
 
+/** The package's exports (deno.json), by specifier. */
+const exportsMap = JSON.parse(
+  await readFile(join(ROOT, "deno.json"), "utf8"),
+).exports as Record<string, string>;
+
 function pointAtCheckout(code: string): string {
   return code.replace(
     /"@uetai\/uetai(\/[a-z]+)?"/g,
-    (_whole, subpath: string | undefined) => {
-      const file = subpath === undefined
-        ? "mod.ts"
-        : subpath === "/local"
-        ? "backends/local/mod.ts"
-        : `${subpath.slice(1)}/mod.ts`;
+    (whole, subpath: string | undefined) => {
+      const file = exportsMap[`.${subpath ?? ""}`];
+      if (file === undefined) throw new Error(`no export for ${whole}`);
       return JSON.stringify(pathToFileURL(join(ROOT, file)).href);
     },
   );
@@ -59,7 +60,8 @@ describe("README", () => {
 
   for (const [index, code] of blocks.entries()) {
     it(`example ${index + 1} runs`, async () => {
-      const dir = await mkdtemp(join(tmpdir(), "uetai-readme-"));
+      // Inside the checkout, so bare imports (hono) resolve as in a project.
+      const dir = await mkdtemp(join(ROOT, ".readme-"));
       // Comet examples log to a fake Comet, configured through COMET_* variables.
       const fake = code.includes("CometLogger")
         ? await FakeComet.start({ workspace: "w" })
