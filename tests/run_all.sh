@@ -40,7 +40,7 @@ read -r pass fail < <(node tests/junit_count.mjs "$work/deno.xml")
 count deno "$pass" "$fail" "$code"
 
 entrypoints=$(node -e 'const c=JSON.parse(require("fs").readFileSync("deno.json","utf8"));console.log(Object.values(c.exports).join(" "))')
-doc_files=$(grep -rl --include='*.ts' '@example' $(for e in $entrypoints; do dirname "$e"; done | sort -u | grep -v '^\.$') mod.ts | sort -u)
+doc_files=$(grep -rl --include='*.ts' '@example' $(for e in $entrypoints; do dirname "$e"; done | sort -u | grep -v '^\.$') mod.ts cli.ts | sort -u)
 "$DENO" test -A --doc --junit-path="$work/doc.xml" $doc_files 2>&1 | tail -n 5 | tee "$work/doc.log"
 code=${PIPESTATUS[0]}
 read -r pass fail < <(node tests/junit_count.mjs "$work/doc.xml")

@@ -1,6 +1,6 @@
 // The module graph of every entrypoint must be web-only: no `node:` import,
-// no npm or JSR dependency (the relay alone may import Hono), so a bundler for
-// workers never meets a Node module.
+// no npm or JSR dependency (the relay, the dashboard and the CLI may import
+// Hono), so a bundler for workers never meets a Node module.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -78,12 +78,15 @@ describe("module graph", () => {
     const entries = Object.values(config.exports);
     assert.ok(entries.includes("./mod.ts"));
     for (const entry of entries) {
-      // The relay is a Hono app: Hono (web-standard itself) is its one
-      // dependency, and no other entrypoint may reach it.
+      // The relay and the dashboard are Hono apps (and the CLI serves
+      // them): Hono, web-standard itself, is their one dependency, and no
+      // other entrypoint may reach it.
       assert.deepEqual(
         await findNonWebImports(
           entry,
-          entry === "./relay/mod.ts" ? ["hono"] : [],
+          ["./relay/mod.ts", "./dashboard/mod.ts", "./cli.ts"].includes(entry)
+            ? ["hono"]
+            : [],
         ),
         [],
         `entrypoint ${entry}`,
