@@ -24,7 +24,7 @@ import type {
   StagedFile,
 } from "../artifact/types.ts";
 import { isPlainObject } from "../runtime/values.ts";
-import type { AuditEntry } from "./server.ts";
+import type { ArtifactOperation, AuditEntry } from "./server.ts";
 import type { TokenClaims } from "./token.ts";
 
 /** How long an upload may stay without a request before it is dropped. */
@@ -247,7 +247,7 @@ export function registerArtifactRoutes(app: Hono, kit: RouteKit): () => void {
   };
 
   const versionParam = (c: Context): string => {
-    const version = c.req.param("version") ?? c.req.param("selector");
+    const version = c.req.param("version");
     if (typeof version !== "string" || version === "" || version.length > 256) {
       throw kit.fail(400, `Version ${describe(version)} is not a version`, {
         code: "invalid",
@@ -761,114 +761,114 @@ export function registerArtifactRoutes(app: Hono, kit: RouteKit): () => void {
       denials,
     ));
 
-  app.get("/v1/artifacts/:name/versions/:selector", (c) =>
-    kit.guard(
-      c,
-      { action: "artifact", operation: "read" },
-      async (claims, entry) => {
-        checkProject(c, claims);
-        const name = nameParam(c);
-        const selector = versionParam(c);
-        Object.assign(entry, { artifact: name, version: selector });
-        const store = await storeOf(claims);
-        return c.json(await resolve(store, name, selector));
-      },
-      denials,
-    ));
+  /**
+   * A route about one version of an artifact: the token checked, the
+   * project the token's, the name and version read from the path and put
+   * in the audit entry, and the store of the token's project.
+   */
+  const onVersion = (
+    operation: ArtifactOperation,
+    handler: (
+      c: Context,
+      claims: TokenClaims,
+      entry: AuditEntry,
+      target: { store: ArtifactStore; name: string; version: string },
+    ) => Promise<Response>,
+    audited?: (status: number) => boolean,
+  ) =>
+  (c: Context): Promise<Response> =>
+    kit.guard(c, { action: "artifact", operation }, async (claims, entry) => {
+      checkProject(c, claims);
+      const name = nameParam(c);
+      const version = versionParam(c);
+      Object.assign(entry, { artifact: name, version });
+      const store = await storeOf(claims);
+      return await handler(c, claims, entry, { store, name, version });
+    }, audited);
 
-  app.get("/v1/artifacts/:name/versions/:version/file", (c) =>
-    kit.guard(
-      c,
-      { action: "artifact", operation: "read" },
-      async (claims, entry) => {
-        checkProject(c, claims);
-        const name = nameParam(c);
-        const version = versionParam(c);
-        const path = c.req.query("path");
-        Object.assign(entry, { artifact: name, version });
-        const store = await storeOf(claims);
-        const manifest = await resolve(store, name, version);
-        const file = manifest.files.find((f) => f.path === path);
-        if (!file) {
-          throw kit.fail(
-            404,
-            `Version ${manifest.version} of artifact ${
-              describe(name)
-            } has no file ${describe(path)}`,
-            { code: "not_found", artifact: name, version },
-          );
-        }
-        const source = await upstream(
-          "open the file",
-          () => store.openFile(manifest, file, { signal: c.req.raw.signal }),
+  app.get(
+    "/v1/artifacts/:name/versions/:version",
+    onVersion(
+      "read",
+      async (c, _claims, _entry, { store, name, version }) =>
+        c.json(await resolve(store, name, version)),
+      denials,
+    ),
+  );
+
+  app.get(
+    "/v1/artifacts/:name/versions/:version/file",
+    onVersion("read", async (c, _claims, entry, { store, name, version }) => {
+      const path = c.req.query("path");
+      const manifest = await resolve(store, name, version);
+      const file = manifest.files.find((f) => f.path === path);
+      if (!file) {
+        throw kit.fail(
+          404,
+          `Version ${manifest.version} of artifact ${
+            describe(name)
+          } has no file ${describe(path)}`,
+          { code: "not_found", artifact: name, version },
         );
-        entry.bytes = file.size;
-        // Passed through as it comes, held to the size the response
-        // declares: an upstream that sends more or less breaks the
-        // connection rather than the client's file.
-        let sent = 0;
-        const fail = (controller: TransformStreamDefaultController): void => {
-          const error = new Error(
-            `The upstream sent ${sent} bytes of ${
-              describe(file.path)
-            } (${name}:${manifest.version}), not ${file.size}`,
-          );
-          kit.onUpstreamError(error);
-          controller.error(new Error("The upstream sent the wrong size"));
-        };
-        const body = source.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, controller): void {
-              sent += chunk.length;
-              if (sent > file.size) fail(controller);
-              else controller.enqueue(chunk);
-            },
-            flush(controller): void {
-              if (sent !== file.size) fail(controller);
-            },
-          }),
+      }
+      const source = await upstream(
+        "open the file",
+        () => store.openFile(manifest, file, { signal: c.req.raw.signal }),
+      );
+      entry.bytes = file.size;
+      // Passed through as it comes, held to the size the response
+      // declares: an upstream that sends more or less breaks the
+      // connection rather than the client's file.
+      let sent = 0;
+      const fail = (controller: TransformStreamDefaultController): void => {
+        const error = new Error(
+          `The upstream sent ${sent} bytes of ${
+            describe(file.path)
+          } (${name}:${manifest.version}), not ${file.size}`,
         );
-        return new Response(body, {
-          status: 200,
-          headers: {
-            "content-type": "application/octet-stream",
-            "content-length": String(file.size),
-            "x-uetai-sha256": file.sha256,
+        kit.onUpstreamError(error);
+        controller.error(new Error("The upstream sent the wrong size"));
+      };
+      const body = source.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller): void {
+            sent += chunk.length;
+            if (sent > file.size) fail(controller);
+            else controller.enqueue(chunk);
           },
-        });
-      },
-      denials,
-    ));
+          flush(controller): void {
+            if (sent !== file.size) fail(controller);
+          },
+        }),
+      );
+      return new Response(body, {
+        status: 200,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(file.size),
+          "x-uetai-sha256": file.sha256,
+        },
+      });
+    }, denials),
+  );
 
-  app.get("/v1/artifacts/:name/versions/:version/uses", (c) =>
-    kit.guard(
-      c,
-      { action: "artifact", operation: "read" },
-      async (claims, entry) => {
-        checkProject(c, claims);
-        const name = nameParam(c);
-        const version = versionParam(c);
-        Object.assign(entry, { artifact: name, version });
-        const store = await storeOf(claims);
-        const uses = await upstream(
-          "list the uses",
-          () => store.listUses(name, version),
-        );
-        return c.json({ uses });
-      },
-      denials,
-    ));
+  app.get(
+    "/v1/artifacts/:name/versions/:version/uses",
+    onVersion("read", async (c, _claims, _entry, { store, name, version }) => {
+      const uses = await upstream(
+        "list the uses",
+        () => store.listUses(name, version),
+      );
+      return c.json({ uses });
+    }, denials),
+  );
 
   // Writes besides uploads.
-  app.post("/v1/artifacts/:name/versions/:version/aliases", (c) =>
-    kit.guard(
-      c,
-      { action: "artifact", operation: "aliases" },
-      async (claims, entry) => {
-        checkProject(c, claims);
-        const name = nameParam(c);
-        const version = versionParam(c);
-        Object.assign(entry, { artifact: name, version });
+  app.post(
+    "/v1/artifacts/:name/versions/:version/aliases",
+    onVersion(
+      "aliases",
+      async (c, claims, _entry, { store, name, version }) => {
         const body = await readJson(c);
         if (!Array.isArray(body.aliases)) {
           throw kit.fail(400, "'aliases' is not an array", {
@@ -877,7 +877,6 @@ export function registerArtifactRoutes(app: Hono, kit: RouteKit): () => void {
         }
         const aliases = body.aliases as unknown[];
         for (const alias of aliases) check(() => assertAlias(alias));
-        const store = await storeOf(claims);
         // A run-scoped token (a page, a device) may move aliases only on
         // versions its own run made.
         if (claims.runId !== undefined) {
@@ -901,29 +900,23 @@ export function registerArtifactRoutes(app: Hono, kit: RouteKit): () => void {
           ),
         );
       },
-    ));
+    ),
+  );
 
-  app.post("/v1/artifacts/:name/versions/:version/uses", (c) =>
-    kit.guard(
-      c,
-      { action: "artifact", operation: "use" },
-      async (claims, entry) => {
-        checkProject(c, claims);
-        const name = nameParam(c);
-        const version = versionParam(c);
-        Object.assign(entry, { artifact: name, version });
-        const body = await readJson(c);
-        const usedBy = await runRef(claims, body.usedBy, "usedBy");
-        entry.runIds = [usedBy.runId];
-        const store = await storeOf(claims);
-        const manifest = await resolve(store, name, version);
-        await upstream(
-          "record the use",
-          () => store.recordUse(manifest, usedBy),
-        );
-        return c.body(null, 204);
-      },
-    ));
+  app.post(
+    "/v1/artifacts/:name/versions/:version/uses",
+    onVersion("use", async (c, claims, entry, { store, name, version }) => {
+      const body = await readJson(c);
+      const usedBy = await runRef(claims, body.usedBy, "usedBy");
+      entry.runIds = [usedBy.runId];
+      const manifest = await resolve(store, name, version);
+      await upstream(
+        "record the use",
+        () => store.recordUse(manifest, usedBy),
+      );
+      return c.body(null, 204);
+    }),
+  );
 
   return (): void => {
     for (const upload of [...uploads.values()]) drop(upload, true);
