@@ -161,6 +161,8 @@ export class RelayBackend implements Backend {
   #artifacts = new Map<string, RelayArtifactStore>();
   #closing = false;
   #inFlightBytes = 0;
+  /** The start event of each run sent, as an NDJSON line. */
+  #runStarts = new Map<string, string>();
 
   /**
    * Creates the backend; nothing is sent until the first batch.
@@ -224,8 +226,26 @@ export class RelayBackend implements Backend {
     signal: AbortSignal,
   ): Promise<SendResult> {
     if (batch.length === 0) return Promise.resolve({ status: "success" });
-    const events = encodeEvents(batch);
+    let events = encodeEvents(batch);
+    for (const event of batch) {
+      if (event.kind === "run_start") {
+        this.#runStarts.set(event.runId, encodeEvents([event]));
+      }
+    }
     if (this.#closing && this.#keepalive) {
+      // Batches of a closing page leave at once and may arrive in any
+      // order: each carries its run's start again (a duplicate the relay
+      // drops), so the relay knows the run whichever comes first.
+      const starts = new Set<string>();
+      for (const event of batch) {
+        if (event.kind === "run_start") starts.add(event.runId);
+      }
+      let prefix = "";
+      for (const runId of new Set(batch.map((e) => e.runId))) {
+        const start = this.#runStarts.get(runId);
+        if (start !== undefined && !starts.has(runId)) prefix += start;
+      }
+      events = prefix + events;
       return Promise.resolve(this.#sendWhileClosing(events));
     }
     return this.#post(events, signal);
@@ -302,13 +322,27 @@ export class RelayBackend implements Backend {
         storage.removeItem(key);
         continue;
       }
-      const result = await this.#post(
-        stored.events,
-        new AbortController().signal,
-        typeof stored.token === "string" ? stored.token : this.#token,
-      );
+      const token = typeof stored.token === "string"
+        ? stored.token
+        : this.#token;
+      // A passing failure (the network, a busy relay) is tried again a few
+      // times; a batch still not sent waits for the next page.
+      let result: SendResult | undefined;
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        result = await this.#post(
+          stored.events,
+          new AbortController().signal,
+          token,
+        );
+        if (result.status === "success" || result.status === "failure") break;
+        const waitMs = (result.status === "throttled" ||
+            result.status === "retryable") && result.retryAfterMs !== undefined
+          ? result.retryAfterMs
+          : 250 * 2 ** attempt;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
       // Delivered or refused for good: either way it is done with.
-      if (result.status === "success" || result.status === "failure") {
+      if (result?.status === "success" || result?.status === "failure") {
         storage.removeItem(key);
       } else return;
     }
