@@ -50,7 +50,7 @@
  */
 import { toNativeResponse } from "./runtime/native_response.ts";
 import "./backends/builtin.ts";
-import { createBackend, detectBackend } from "./logger/registry.ts";
+import { createBackend } from "./logger/registry.ts";
 import type { Backend } from "./pipeline/backend.ts";
 import { LocalStore } from "./backends/local/local_store.ts";
 import type { RunInfo } from "./backends/local/local_store.ts";
@@ -1361,60 +1361,18 @@ async function relayCommand(args: string[], ctx: Context): Promise<number> {
     : parsePort("relay", portText);
   const hostname = stringFlag(parsed, "host") ?? "127.0.0.1";
   const dir = storeDir(parsed, ctx);
-  const signingKey = env.UETAI_RELAY_SIGNING_KEY;
-  if (!signingKey) {
-    throw new UsageError(
-      "cannot start the relay: UETAI_RELAY_SIGNING_KEY is not set (a key of at least 32 bytes that tokens are signed with)",
-      "relay",
-    );
-  }
-  const named = (env.UETAI_BACKEND ?? "").split(",").map((name) => name.trim())
-    .filter((name) => name !== "");
-  const detected = detectBackend(env);
-  // A relay forwarding to a relay is possible by name, never by accident.
-  const names = named.length > 0
-    ? named
-    : detected !== undefined && detected !== "relay"
-    ? [detected]
-    : [];
-  if (names.length === 0) {
-    throw new UsageError(
-      "cannot start the relay: no upstream. Set UETAI_BACKEND, or the credentials of one backend (COMET_API_KEY, MLFLOW_TRACKING_URI, WANDB_API_KEY)",
-      "relay",
-    );
-  }
-  const upstream: Backend[] = [];
-  for (const name of names) {
-    try {
-      upstream.push(createBackend(name, { env, dir }));
-    } catch (error) {
-      await Promise.all(upstream.map(closeQuietly));
-      throw new UsageError(
-        `cannot start the relay: upstream '${name}': ${describeError(error)}`,
-        "relay",
-      );
-    }
-  }
-  const origins = (env.UETAI_RELAY_ORIGINS ?? "").split(",")
-    .map((origin) => origin.trim()).filter((origin) => origin !== "");
-  const { createRelay, FileRelayStore } = await import("./relay/mod.ts");
+  const { relayFromEnv } = await import("./relay/mod.ts");
   let app;
   try {
-    app = createRelay({
-      upstream,
-      signingKey,
-      adminKey: env.UETAI_RELAY_ADMIN_KEY || undefined,
-      cors: origins.length > 0 ? { origins } : undefined,
-      store: env.UETAI_RELAY_STORE_DIR
-        ? new FileRelayStore({ dir: env.UETAI_RELAY_STORE_DIR })
-        : undefined,
+    app = relayFromEnv(env, {
+      dir,
       onUpstreamError: (error) =>
         ctx.err(`uetai relay: upstream: ${error.message}\n`),
     });
   } catch (error) {
-    await Promise.all(upstream.map(closeQuietly));
+    // Configuration (a key, an upstream or its credentials): a usage error.
     throw new UsageError(
-      `cannot start the relay: ${describeError(error)}`,
+      describeError(error).replace(/^Cannot start/, "cannot start"),
       "relay",
     );
   }
@@ -1435,7 +1393,7 @@ async function relayCommand(args: string[], ctx: Context): Promise<number> {
     }
     ctx.out(`uetai relay listening on ${server.url.replace(/\/$/, "")}\n`);
     ctx.out(
-      `Forwarding to ${names.join(", ")}${
+      `Forwarding to ${relay.upstreams.join(", ")}${
         isLoopback(hostname) ? " (loopback only)" : ""
       }. Press Ctrl+C to stop.\n`,
     );

@@ -45,6 +45,7 @@ export {
   type RelayLimits,
   type RelayOptions,
 } from "./server.ts";
+export { type RelayEnv, relayFromEnv, upstreamFromEnv } from "./env.ts";
 export { FileRelayStore, MemoryRelayStore, type RelayStore } from "./store.ts";
 export type { Spool, SpoolRecord } from "../pipeline/spool.ts";
 export {

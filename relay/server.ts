@@ -203,6 +203,8 @@ export interface RelayApp {
   close(timeoutMs?: number): Promise<FlushReport>;
   /** The last audit entries, oldest first. */
   auditLog(): AuditEntry[];
+  /** The names of the upstream backends, such as `["comet"]`. */
+  readonly upstreams: readonly string[];
 }
 
 interface Usage {
@@ -746,6 +748,7 @@ export function createRelay(options: RelayOptions): RelayApp {
       return pipeline.shutdown(timeoutMs);
     },
     auditLog: () => [...auditLog],
+    upstreams: upstream.map((backend) => backend.name),
   }) as unknown as RelayApp;
 }
 
